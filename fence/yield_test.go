@@ -1,0 +1,5 @@
+package fence
+
+import "runtime"
+
+func yield() { runtime.Gosched() }

@@ -1,0 +1,3 @@
+module fencelab
+
+go 1.26

@@ -1,6 +1,8 @@
 package fence
 
 import (
+	"sort"
+	"sync"
 	"sync/atomic"
 	"weak"
 )
@@ -32,6 +34,88 @@ type chainPart struct {
 	// It is weak: it must not keep signalled history alive that the
 	// kernel would have freed. A collected target only costs speed.
 	jump weak.Pointer[Fence]
+	// jumpPrevSeqno is the jump target's prevSeqno, kept here so that a
+	// search can reject a jump without touching the target's memory.
+	jumpPrevSeqno uint64
+	// idx is the context's linear index, when this node and every node
+	// below it in its context were appended at the tip of that index;
+	// nil for a node that branched off the middle of its context.
+	idx *ctxIndex
+}
+
+// ctxIndex lists the nodes of one context in order of depth, as long as
+// they form a single line (each appended on top of the previous tip). It
+// keeps their prev_seqnos in one contiguous array, so find_seqno is a
+// binary search over memory that stays in cache rather than a walk over
+// scattered nodes. Nodes are held weakly, and a prefix of collected nodes
+// is trimmed as the index grows, so the index keeps alive no more than the
+// kernel's chain would.
+type ctxIndex struct {
+	// mu guards the fields below it.
+	mu        sync.Mutex
+	base      uint64   // depth of entry 0
+	prevSeqno []uint64 // non-decreasing with depth
+	nodes     []weak.Pointer[Fence]
+}
+
+// appendTip adds n at depth if the index's tip is at depth-1 and reports
+// whether it did.
+func (x *ctxIndex) appendTip(n *Fence, depth uint64) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.base+uint64(len(x.nodes)) != depth {
+		return false
+	}
+	if l := len(x.nodes); l >= 64 && l&(l-1) == 0 {
+		x.trimLocked()
+	}
+	x.prevSeqno = append(x.prevSeqno, n.chain.prevSeqno)
+	x.nodes = append(x.nodes, weak.Make(n))
+	return true
+}
+
+// trimLocked drops the longest prefix of collected nodes, if it is at
+// least half the index, into fresh arrays so their memory is released.
+func (x *ctxIndex) trimLocked() {
+	dead := 0
+	for dead < len(x.nodes) && x.nodes[dead].Value() == nil {
+		dead++
+	}
+	if dead < len(x.nodes)/2 {
+		return
+	}
+	x.base += uint64(dead)
+	x.prevSeqno = append([]uint64(nil), x.prevSeqno[dead:]...)
+	x.nodes = append([]weak.Pointer[Fence](nil), x.nodes[dead:]...)
+}
+
+// stop returns the deepest-from-head node at or below headDepth whose
+// prev_seqno is < point: where the kernel's find_seqno iteration stops if
+// that node is pending. ok is false if that node has been collected or
+// trimmed; the caller then searches by jumps.
+func (x *ctxIndex) stop(headDepth, point uint64) (*Fence, bool) {
+	x.mu.Lock()
+	if headDepth < x.base || headDepth-x.base >= uint64(len(x.nodes)) {
+		x.mu.Unlock()
+		return nil, false
+	}
+	hi := int(headDepth-x.base) + 1
+	i := sort.Search(hi, func(i int) bool { return x.prevSeqno[i] >= point }) - 1
+	if i < 0 {
+		x.mu.Unlock()
+		return nil, false
+	}
+	w := x.nodes[i]
+	x.mu.Unlock()
+	n := w.Value()
+	return n, n != nil
+}
+
+// chainNode allocates a node's fence and chain part together, so a search
+// step touches one object, not two.
+type chainNode struct {
+	f Fence
+	c chainPart
 }
 
 // newChainNode links a new timeline point over prev, as dma_fence_chain_init:
@@ -42,9 +126,10 @@ func (d *Domain) newChainNode(prev, contained *Fence, point uint64) *Fence {
 	if contained == nil || contained.kind == kindChain {
 		panic("fence: a chain node must contain a non-chain fence")
 	}
-	n := &Fence{d: d, kind: kindChain, seqno64: true, driver: "dma_fence_chain", timeline: "unbound"}
-	c := &chainPart{contained: contained}
+	node := &chainNode{f: Fence{d: d, kind: kindChain, seqno64: true, driver: "dma_fence_chain", timeline: "unbound"}}
+	n, c := &node.f, &node.c
 	n.chain = c
+	c.contained = contained
 	c.prev.Store(prev)
 	var pc *chainPart
 	if prev != nil {
@@ -54,18 +139,26 @@ func (d *Domain) newChainNode(prev, contained *Fence, point uint64) *Fence {
 		n.context = prev.context
 		c.prevSeqno = prev.Seqno()
 		c.depth = pc.depth + 1
-		c.jump = weak.Make(prev)
+		// Myers' rule: if prev's jump and its jump's jump span equal
+		// distances, leap over both; else jump to prev itself.
+		jump := prev
 		if pj := pc.jump.Value(); pj != nil {
 			if pjj := pj.chain.jump.Value(); pjj != nil &&
 				pc.depth-pj.chain.depth == pj.chain.depth-pjj.chain.depth {
-				c.jump = weak.Make(pjj)
+				jump = pjj
 			}
+		}
+		c.jump = weak.Make(jump)
+		c.jumpPrevSeqno = jump.chain.prevSeqno
+		if pc.idx != nil && pc.idx.appendTip(n, c.depth) {
+			c.idx = pc.idx
 		}
 	} else {
 		n.context = d.AllocContexts(1)
 		if pc != nil && prev.Seqno() > point {
 			point = prev.Seqno()
 		}
+		c.idx = &ctxIndex{prevSeqno: []uint64{0}, nodes: []weak.Pointer[Fence]{weak.Make(n)}}
 	}
 	n.seqno.Store(point)
 	return n
@@ -184,12 +277,15 @@ func (f *Fence) chainWake(*Fence) {
 // the chain has already signalled and been collected (callers substitute
 // the signalled stub). Point 0 resolves to head itself.
 //
-// The kernel visits every pending node between head and the answer. This
-// search returns the same node in O(log n) steps for n pending points, by
-// jumping over nodes that are certainly above the answer: a node whose
-// prev_seqno is ≥ point lies above the node covering point, and the first
-// pending fence at or below the covering node is exactly what the kernel's
-// iteration stops at.
+// The kernel visits every pending node from the head down and stops at the
+// first one that is of another context or has prev_seqno < point. Since
+// prev_seqno only falls going down a context, every node with prev_seqno ≥
+// point lies above that stop, signalled or not; so this search descends
+// over such nodes without looking at their fences, and only at the first
+// node at or below the stop asks which fence is pending. The stop is found
+// by binary search in the context's index when the context is a single
+// line (the common case), else by jump pointers and prev links: O(log n)
+// for n pending points either way.
 func findSeqno(head *Fence, point uint64) (*Fence, bool) {
 	if point == 0 {
 		return head, true
@@ -200,22 +296,40 @@ func findSeqno(head *Fence, point uint64) (*Fence, bool) {
 	if head.chain.prevSeqno < point {
 		return head, true
 	}
+	if idx := head.chain.idx; idx != nil {
+		if n, ok := idx.stop(head.chain.depth, point); ok {
+			return n.pendingAtOrBelow(), true
+		}
+	}
 	x := head
 	for {
-		// Here x is a node of head's context with prevSeqno ≥ point: the
-		// answer lies strictly below x.
-		if j := x.chain.jump.Value(); j != nil && j.chain.prevSeqno >= point {
-			x = j
-			continue
+		// x is a node of head's context with prevSeqno ≥ point: the
+		// answer lies strictly below it.
+		c := x.chain
+		if c.jumpPrevSeqno >= point {
+			if j := c.jump.Value(); j != nil {
+				x = j
+				continue
+			}
 		}
-		p := x.walk()
+		p := c.prev.Load()
 		if p == nil {
 			return nil, true
 		}
-		if p.context != head.context || p.chain.prevSeqno < point {
+		if p.context == head.context && p.chain.prevSeqno >= point {
+			x = p
+			continue
+		}
+		// p is at or below the stop, and whatever lay between x and p
+		// was unlinked because it had signalled: the kernel stops at the
+		// first pending fence at or below p.
+		if p.chain == nil {
+			if p.IsSignaled() {
+				return nil, true
+			}
 			return p, true
 		}
-		x = p
+		return p.pendingAtOrBelow(), true
 	}
 }
 

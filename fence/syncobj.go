@@ -67,6 +67,7 @@ func (s *Syncobj) Put() {
 	s.eventfds = nil
 	s.mu.Unlock()
 	for _, ev := range evs {
+		s.d.live.eventfds.Add(-1)
 		ev.free()
 	}
 	s.d.live.syncobjs.Add(-1)

@@ -38,9 +38,11 @@ type DrmSyncobjCreate struct {
 // Size of struct drm_syncobj_create.
 const DrmSyncobjCreateSize = 8
 
+// Unmarshal decodes s from the first DrmSyncobjCreateSize bytes of b.
 func (s *DrmSyncobjCreate) Unmarshal(b []byte) {
 	s.Handle, s.Flags = le.Uint32(b[0:]), le.Uint32(b[4:])
 }
+// Marshal encodes s into the first DrmSyncobjCreateSize bytes of b.
 func (s *DrmSyncobjCreate) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
 	le.PutUint32(b[4:], s.Flags)
@@ -55,9 +57,11 @@ type DrmSyncobjDestroy struct {
 // Size of struct drm_syncobj_destroy.
 const DrmSyncobjDestroySize = 8
 
+// Unmarshal decodes s from the first DrmSyncobjDestroySize bytes of b.
 func (s *DrmSyncobjDestroy) Unmarshal(b []byte) {
 	s.Handle, s.Pad = le.Uint32(b[0:]), le.Uint32(b[4:])
 }
+// Marshal encodes s into the first DrmSyncobjDestroySize bytes of b.
 func (s *DrmSyncobjDestroy) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
 	le.PutUint32(b[4:], s.Pad)
@@ -76,10 +80,12 @@ type DrmSyncobjHandle struct {
 // Size of struct drm_syncobj_handle in Linux 6.12.
 const DrmSyncobjHandleSize = 16
 
+// Unmarshal decodes s from the first DrmSyncobjHandleSize bytes of b.
 func (s *DrmSyncobjHandle) Unmarshal(b []byte) {
 	s.Handle, s.Flags = le.Uint32(b[0:]), le.Uint32(b[4:])
 	s.Fd, s.Pad = int32(le.Uint32(b[8:])), le.Uint32(b[12:])
 }
+// Marshal encodes s into the first DrmSyncobjHandleSize bytes of b.
 func (s *DrmSyncobjHandle) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
 	le.PutUint32(b[4:], s.Flags)
@@ -100,11 +106,13 @@ type DrmSyncobjTransfer struct {
 // Size of struct drm_syncobj_transfer.
 const DrmSyncobjTransferSize = 32
 
+// Unmarshal decodes s from the first DrmSyncobjTransferSize bytes of b.
 func (s *DrmSyncobjTransfer) Unmarshal(b []byte) {
 	s.SrcHandle, s.DstHandle = le.Uint32(b[0:]), le.Uint32(b[4:])
 	s.SrcPoint, s.DstPoint = le.Uint64(b[8:]), le.Uint64(b[16:])
 	s.Flags, s.Pad = le.Uint32(b[24:]), le.Uint32(b[28:])
 }
+// Marshal encodes s into the first DrmSyncobjTransferSize bytes of b.
 func (s *DrmSyncobjTransfer) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.SrcHandle)
 	le.PutUint32(b[4:], s.DstHandle)
@@ -130,12 +138,14 @@ type DrmSyncobjWait struct {
 // Size of struct drm_syncobj_wait.
 const DrmSyncobjWaitSize = 40
 
+// Unmarshal decodes s from the first DrmSyncobjWaitSize bytes of b.
 func (s *DrmSyncobjWait) Unmarshal(b []byte) {
 	s.Handles, s.TimeoutNsec = le.Uint64(b[0:]), int64(le.Uint64(b[8:]))
 	s.CountHandles, s.Flags = le.Uint32(b[16:]), le.Uint32(b[20:])
 	s.FirstSignaled, s.Pad = le.Uint32(b[24:]), le.Uint32(b[28:])
 	s.DeadlineNsec = le.Uint64(b[32:])
 }
+// Marshal encodes s into the first DrmSyncobjWaitSize bytes of b.
 func (s *DrmSyncobjWait) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
 	le.PutUint64(b[8:], uint64(s.TimeoutNsec))
@@ -162,6 +172,7 @@ type DrmSyncobjTimelineWait struct {
 // Size of struct drm_syncobj_timeline_wait.
 const DrmSyncobjTimelineWaitSize = 48
 
+// Unmarshal decodes s from the first DrmSyncobjTimelineWaitSize bytes of b.
 func (s *DrmSyncobjTimelineWait) Unmarshal(b []byte) {
 	s.Handles, s.Points = le.Uint64(b[0:]), le.Uint64(b[8:])
 	s.TimeoutNsec = int64(le.Uint64(b[16:]))
@@ -169,6 +180,7 @@ func (s *DrmSyncobjTimelineWait) Unmarshal(b []byte) {
 	s.FirstSignaled, s.Pad = le.Uint32(b[32:]), le.Uint32(b[36:])
 	s.DeadlineNsec = le.Uint64(b[40:])
 }
+// Marshal encodes s into the first DrmSyncobjTimelineWaitSize bytes of b.
 func (s *DrmSyncobjTimelineWait) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
 	le.PutUint64(b[8:], s.Points)
@@ -192,11 +204,13 @@ type DrmSyncobjEventfd struct {
 // Size of struct drm_syncobj_eventfd.
 const DrmSyncobjEventfdSize = 24
 
+// Unmarshal decodes s from the first DrmSyncobjEventfdSize bytes of b.
 func (s *DrmSyncobjEventfd) Unmarshal(b []byte) {
 	s.Handle, s.Flags = le.Uint32(b[0:]), le.Uint32(b[4:])
 	s.Point = le.Uint64(b[8:])
 	s.Fd, s.Pad = int32(le.Uint32(b[16:])), le.Uint32(b[20:])
 }
+// Marshal encodes s into the first DrmSyncobjEventfdSize bytes of b.
 func (s *DrmSyncobjEventfd) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
 	le.PutUint32(b[4:], s.Flags)
@@ -216,10 +230,12 @@ type DrmSyncobjArray struct {
 // Size of struct drm_syncobj_array.
 const DrmSyncobjArraySize = 16
 
+// Unmarshal decodes s from the first DrmSyncobjArraySize bytes of b.
 func (s *DrmSyncobjArray) Unmarshal(b []byte) {
 	s.Handles = le.Uint64(b[0:])
 	s.CountHandles, s.Pad = le.Uint32(b[8:]), le.Uint32(b[12:])
 }
+// Marshal encodes s into the first DrmSyncobjArraySize bytes of b.
 func (s *DrmSyncobjArray) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
 	le.PutUint32(b[8:], s.CountHandles)
@@ -238,10 +254,12 @@ type DrmSyncobjTimelineArray struct {
 // Size of struct drm_syncobj_timeline_array.
 const DrmSyncobjTimelineArraySize = 24
 
+// Unmarshal decodes s from the first DrmSyncobjTimelineArraySize bytes of b.
 func (s *DrmSyncobjTimelineArray) Unmarshal(b []byte) {
 	s.Handles, s.Points = le.Uint64(b[0:]), le.Uint64(b[8:])
 	s.CountHandles, s.Flags = le.Uint32(b[16:]), le.Uint32(b[20:])
 }
+// Marshal encodes s into the first DrmSyncobjTimelineArraySize bytes of b.
 func (s *DrmSyncobjTimelineArray) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
 	le.PutUint64(b[8:], s.Points)
@@ -261,11 +279,13 @@ type SyncMergeData struct {
 // Size of struct sync_merge_data.
 const SyncMergeDataSize = 48
 
+// Unmarshal decodes s from the first SyncMergeDataSize bytes of b.
 func (s *SyncMergeData) Unmarshal(b []byte) {
 	copy(s.Name[:], b[0:32])
 	s.Fd2, s.Fence = int32(le.Uint32(b[32:])), int32(le.Uint32(b[36:]))
 	s.Flags, s.Pad = le.Uint32(b[40:]), le.Uint32(b[44:])
 }
+// Marshal encodes s into the first SyncMergeDataSize bytes of b.
 func (s *SyncMergeData) Marshal(b []byte) {
 	copy(b[0:32], s.Name[:])
 	le.PutUint32(b[32:], uint32(s.Fd2))
@@ -287,12 +307,14 @@ type SyncFileInfo struct {
 // Size of struct sync_file_info.
 const SyncFileInfoSize = 56
 
+// Unmarshal decodes s from the first SyncFileInfoSize bytes of b.
 func (s *SyncFileInfo) Unmarshal(b []byte) {
 	copy(s.Name[:], b[0:32])
 	s.Status, s.Flags = int32(le.Uint32(b[32:])), le.Uint32(b[36:])
 	s.NumFences, s.Pad = le.Uint32(b[40:]), le.Uint32(b[44:])
 	s.SyncFenceInfo = le.Uint64(b[48:])
 }
+// Marshal encodes s into the first SyncFileInfoSize bytes of b.
 func (s *SyncFileInfo) Marshal(b []byte) {
 	copy(b[0:32], s.Name[:])
 	le.PutUint32(b[32:], uint32(s.Status))
@@ -314,12 +336,14 @@ type SyncFenceInfo struct {
 // Size of struct sync_fence_info.
 const SyncFenceInfoSize = 80
 
+// Unmarshal decodes s from the first SyncFenceInfoSize bytes of b.
 func (s *SyncFenceInfo) Unmarshal(b []byte) {
 	copy(s.ObjName[:], b[0:32])
 	copy(s.DriverName[:], b[32:64])
 	s.Status, s.Flags = int32(le.Uint32(b[64:])), le.Uint32(b[68:])
 	s.TimestampNs = le.Uint64(b[72:])
 }
+// Marshal encodes s into the first SyncFenceInfoSize bytes of b.
 func (s *SyncFenceInfo) Marshal(b []byte) {
 	copy(b[0:32], s.ObjName[:])
 	copy(b[32:64], s.DriverName[:])
@@ -337,9 +361,11 @@ type SyncSetDeadline struct {
 // Size of struct sync_set_deadline.
 const SyncSetDeadlineSize = 16
 
+// Unmarshal decodes s from the first SyncSetDeadlineSize bytes of b.
 func (s *SyncSetDeadline) Unmarshal(b []byte) {
 	s.DeadlineNs, s.Pad = le.Uint64(b[0:]), le.Uint64(b[8:])
 }
+// Marshal encodes s into the first SyncSetDeadlineSize bytes of b.
 func (s *SyncSetDeadline) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.DeadlineNs)
 	le.PutUint64(b[8:], s.Pad)
@@ -356,11 +382,13 @@ type SwSyncCreateFenceData struct {
 // Size of struct sw_sync_create_fence_data.
 const SwSyncCreateFenceDataSize = 40
 
+// Unmarshal decodes s from the first SwSyncCreateFenceDataSize bytes of b.
 func (s *SwSyncCreateFenceData) Unmarshal(b []byte) {
 	s.Value = le.Uint32(b[0:])
 	copy(s.Name[:], b[4:36])
 	s.Fence = int32(le.Uint32(b[36:]))
 }
+// Marshal encodes s into the first SwSyncCreateFenceDataSize bytes of b.
 func (s *SwSyncCreateFenceData) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Value)
 	copy(b[4:36], s.Name[:])

@@ -93,94 +93,64 @@ func pendingTimeline(d *Domain, n int) *Syncobj {
 	return s
 }
 
-var timelineSizes = []int{1_000, 10_000, 100_000}
+// benchTimelines runs op, b.N times, on timelines of 10^3, 10^4 and 10^5
+// unsignalled points; i counts the iterations.
+func benchTimelines(b *testing.B, op func(b *testing.B, s *Syncobj, head *Fence, n, i int)) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
+			s := pendingTimeline(NewDomain(NewManualClock(0)), n)
+			head := s.Fence()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				op(b, s, head, n, i)
+			}
+		})
+	}
+}
 
 // BenchmarkTimelineQuery is QUERY on a timeline of n unsignalled points,
 // whose answer (the lowest pending node) lies at the far end of the chain.
 func BenchmarkTimelineQuery(b *testing.B) {
-	for _, n := range timelineSizes {
-		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
-			d := NewDomain(NewManualClock(0))
-			s := pendingTimeline(d, n)
-			b.ResetTimer()
-			for b.Loop() {
-				if s.Query(false) != 0 {
-					b.Fatal("unexpected payload")
-				}
-			}
-		})
-	}
+	benchTimelines(b, func(b *testing.B, s *Syncobj, _ *Fence, _, _ int) {
+		if s.Query(false) != 0 {
+			b.Fatal("unexpected payload")
+		}
+	})
+}
+
+// BenchmarkTimelineQueryKernelWalk is the kernel's linear walk on the same
+// timelines, for comparison.
+func BenchmarkTimelineQueryKernelWalk(b *testing.B) {
+	benchTimelines(b, func(_ *testing.B, _ *Syncobj, head *Fence, _, _ int) { refQuery(head) })
 }
 
 // BenchmarkTimelineFindSeqno resolves the oldest pending point of a
 // timeline of n unsignalled points: the kernel's worst case, where its
 // iteration visits every node. This is the figure the issue bounds.
 func BenchmarkTimelineFindSeqno(b *testing.B) {
-	for _, n := range timelineSizes {
-		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
-			d := NewDomain(NewManualClock(0))
-			s := pendingTimeline(d, n)
-			head := s.Fence()
-			b.ResetTimer()
-			for b.Loop() {
-				if f, ok := findSeqno(head, 1); !ok || f.Seqno() != 1 {
-					b.Fatal("wrong node")
-				}
-			}
-		})
-	}
+	benchTimelines(b, func(b *testing.B, _ *Syncobj, head *Fence, _, _ int) {
+		if f, ok := findSeqno(head, 1); !ok || f.Seqno() != 1 {
+			b.Fatal("wrong node")
+		}
+	})
+}
+
+// BenchmarkTimelineFindSeqnoKernelWalk is the kernel's linear walk for the
+// oldest pending point, for comparison.
+func BenchmarkTimelineFindSeqnoKernelWalk(b *testing.B) {
+	benchTimelines(b, func(_ *testing.B, _ *Syncobj, head *Fence, _, _ int) { refFindSeqno(head, 1) })
 }
 
 // BenchmarkTimelineFindSeqnoScattered resolves points spread over the
 // whole timeline, so each lookup lands on a node that is cold in cache:
 // at 10^5 points this measures memory latency as much as the search.
 func BenchmarkTimelineFindSeqnoScattered(b *testing.B) {
-	for _, n := range timelineSizes {
-		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
-			d := NewDomain(NewManualClock(0))
-			s := pendingTimeline(d, n)
-			head := s.Fence()
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				p := uint64(1 + (i*7919)%n)
-				if f, ok := findSeqno(head, p); !ok || f.Seqno() != p {
-					b.Fatal("wrong node")
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkTimelineFindSeqnoKernelWalk is the kernel's linear walk for the
-// oldest pending point, for comparison.
-func BenchmarkTimelineFindSeqnoKernelWalk(b *testing.B) {
-	for _, n := range timelineSizes {
-		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
-			d := NewDomain(NewManualClock(0))
-			s := pendingTimeline(d, n)
-			head := s.Fence()
-			b.ResetTimer()
-			for b.Loop() {
-				refFindSeqno(head, 1)
-			}
-		})
-	}
-}
-
-// BenchmarkTimelineQueryKernelWalk is the kernel's linear walk on the same
-// timelines, for comparison.
-func BenchmarkTimelineQueryKernelWalk(b *testing.B) {
-	for _, n := range timelineSizes {
-		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
-			d := NewDomain(NewManualClock(0))
-			s := pendingTimeline(d, n)
-			head := s.Fence()
-			b.ResetTimer()
-			for b.Loop() {
-				refQuery(head)
-			}
-		})
-	}
+	benchTimelines(b, func(b *testing.B, _ *Syncobj, head *Fence, n, i int) {
+		p := uint64(1 + (i*7919)%n)
+		if f, ok := findSeqno(head, p); !ok || f.Seqno() != p {
+			b.Fatal("wrong node")
+		}
+	})
 }
 
 // BenchmarkAddPoint appends an ordered pending point to a timeline.

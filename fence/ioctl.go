@@ -15,7 +15,7 @@ import (
 
 // Create is DRM_IOCTL_SYNCOBJ_CREATE (drm_syncobj_create_ioctl): flags
 // other than CREATE_SIGNALED are EINVAL; a full table is ENOMEM. The new
-// handle is written to a.Handle.
+// handle is written to a.Handle. O(log h) for h handles.
 func (t *SyncobjTable) Create(a *DrmSyncobjCreate) errno.Errno {
 	if a.Flags&^DRM_SYNCOBJ_CREATE_SIGNALED != 0 {
 		return errno.EINVAL
@@ -31,7 +31,7 @@ func (t *SyncobjTable) Create(a *DrmSyncobjCreate) errno.Errno {
 }
 
 // Destroy is DRM_IOCTL_SYNCOBJ_DESTROY (drm_syncobj_destroy_ioctl): pad ≠ 0
-// is EINVAL, and so is an unknown handle (not ENOENT).
+// is EINVAL, and so is an unknown handle (not ENOENT). O(log h).
 func (t *SyncobjTable) Destroy(a *DrmSyncobjDestroy) errno.Errno {
 	if a.Pad != 0 {
 		return errno.EINVAL
@@ -158,7 +158,8 @@ func (t *SyncobjTable) FindFence(ctx context.Context, handle uint32, point uint6
 // too); count 0 succeeds at once (Linux ≥ 6.6; older kernels said EINVAL);
 // then the handles are looked up (EFAULT, ENOENT) and waited on at point 0
 // (see waitArray). a.Pad is not checked. a.FirstSignaled is written on
-// success only.
+// success only. O(n log p) to set up for n handles over timelines of p
+// pending points, then O(n) per wake-up.
 func (t *SyncobjTable) Wait(ctx context.Context, mem UserMemory, a *DrmSyncobjWait) errno.Errno {
 	const valid = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL | DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT | DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE
 	if a.Flags&^valid != 0 {
@@ -207,7 +208,8 @@ func (t *SyncobjTable) TimelineWait(ctx context.Context, mem UserMemory, a *DrmS
 }
 
 // Reset is DRM_IOCTL_SYNCOBJ_RESET: pad ≠ 0 or count 0 are EINVAL; after
-// an all-or-nothing lookup every syncobj's fence is set to nil.
+// an all-or-nothing lookup every syncobj's fence is set to nil. O(n) for n
+// handles, plus the re-evaluation of their waiters.
 func (t *SyncobjTable) Reset(mem UserMemory, a *DrmSyncobjArray) errno.Errno {
 	objs, e := t.arrayArgs(mem, a.Handles, a.CountHandles, a.Pad)
 	if e != 0 {
@@ -222,7 +224,7 @@ func (t *SyncobjTable) Reset(mem UserMemory, a *DrmSyncobjArray) errno.Errno {
 
 // Signal is DRM_IOCTL_SYNCOBJ_SIGNAL: pad ≠ 0 or count 0 are EINVAL; after
 // an all-or-nothing lookup every syncobj's fence is replaced by a new
-// private stub stamped now (a timeline chain is discarded).
+// private stub stamped now (a timeline chain is discarded). O(n).
 func (t *SyncobjTable) Signal(mem UserMemory, a *DrmSyncobjArray) errno.Errno {
 	objs, e := t.arrayArgs(mem, a.Handles, a.CountHandles, a.Pad)
 	if e != 0 {
@@ -246,7 +248,7 @@ func (t *SyncobjTable) arrayArgs(mem UserMemory, handles uint64, count, pad uint
 // TimelineSignal is DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL: flags ≠ 0 or count 0
 // are EINVAL; after the lookup (EFAULT, ENOENT) the points are copied
 // (EFAULT; a zero pointer means all 0) and each syncobj gets a chain node
-// at its point wrapping the global stub. Point 0 adds a node too.
+// at its point wrapping the global stub. Point 0 adds a node too. O(n log p).
 func (t *SyncobjTable) TimelineSignal(mem UserMemory, a *DrmSyncobjTimelineArray) errno.Errno {
 	if a.Flags != 0 || a.CountHandles == 0 {
 		return errno.EINVAL
@@ -269,7 +271,7 @@ func (t *SyncobjTable) TimelineSignal(mem UserMemory, a *DrmSyncobjTimelineArray
 // Query is DRM_IOCTL_SYNCOBJ_QUERY: flags other than LAST_SUBMITTED or
 // count 0 are EINVAL; after the lookup each payload ([Syncobj.Query]) is
 // written to points[i] in order. A fault stops there with EFAULT, earlier
-// entries already written.
+// entries already written. O(n log p).
 func (t *SyncobjTable) Query(mem UserMemory, a *DrmSyncobjTimelineArray) errno.Errno {
 	if a.Flags&^DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED != 0 || a.CountHandles == 0 {
 		return errno.EINVAL
@@ -296,7 +298,7 @@ func (t *SyncobjTable) Query(mem UserMemory, a *DrmSyncobjTimelineArray) errno.E
 // WAIT_FOR_SUBMIT it may sleep up to 5 s). With a.DstPoint ≠ 0 the source
 // fence is flattened ([Domain.Merge]) and added as that point; with 0 it
 // replaces the destination's fence as it is. Source and destination may be
-// the same syncobj.
+// the same syncobj. O(k log k) for k leaves to flatten.
 func (t *SyncobjTable) Transfer(ctx context.Context, a *DrmSyncobjTransfer) errno.Errno {
 	if a.Pad != 0 {
 		return errno.EINVAL

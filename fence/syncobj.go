@@ -254,6 +254,7 @@ func (s *Syncobj) removeWait(w *syncobjWaiter) {
 // replace or add_point makes the point available (0), until
 // [WaitForSubmitTimeout] passes (ETIME), or until ctx is done (ERESTARTSYS).
 // A point already signalled and collected gives the global stub.
+// O(log p) for p pending points, plus the wait.
 func (s *Syncobj) FindFence(ctx context.Context, point uint64, waitForSubmit bool) (*Fence, errno.Errno) {
 	if f, ok := s.Resolve(point); ok {
 		return f, 0

@@ -72,7 +72,7 @@ func (t *SyncobjTable) Install(s *Syncobj) (uint32, errno.Errno) {
 }
 
 // Find returns the syncobj behind handle with a new reference, or nil, as
-// drm_syncobj_find. The caller drops the reference with [Syncobj.Put].
+// drm_syncobj_find. The caller drops the reference with [Syncobj.Put]. O(1).
 func (t *SyncobjTable) Find(handle uint32) *Syncobj {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -128,7 +128,7 @@ func (t *SyncobjTable) Close() {
 // drm_syncobj_array_find: ENOMEM if the arrays would exceed what kmalloc
 // grants, EFAULT if the copy faults, ENOENT at the first unknown handle,
 // in which case no reference is kept (all or nothing). On success the
-// caller owns one reference per entry; see [PutAll].
+// caller owns one reference per entry; see [PutAll]. O(n).
 func (t *SyncobjTable) FindArray(mem UserMemory, addr uint64, count uint32) ([]*Syncobj, errno.Errno) {
 	if uint64(count)*8 > kmallocMax { // the u32 handles, then the pointers
 		return nil, errno.ENOMEM

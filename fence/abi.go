@@ -42,6 +42,7 @@ const DrmSyncobjCreateSize = 8
 func (s *DrmSyncobjCreate) Unmarshal(b []byte) {
 	s.Handle, s.Flags = le.Uint32(b[0:]), le.Uint32(b[4:])
 }
+
 // Marshal encodes s into the first DrmSyncobjCreateSize bytes of b.
 func (s *DrmSyncobjCreate) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
@@ -61,6 +62,7 @@ const DrmSyncobjDestroySize = 8
 func (s *DrmSyncobjDestroy) Unmarshal(b []byte) {
 	s.Handle, s.Pad = le.Uint32(b[0:]), le.Uint32(b[4:])
 }
+
 // Marshal encodes s into the first DrmSyncobjDestroySize bytes of b.
 func (s *DrmSyncobjDestroy) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
@@ -85,6 +87,7 @@ func (s *DrmSyncobjHandle) Unmarshal(b []byte) {
 	s.Handle, s.Flags = le.Uint32(b[0:]), le.Uint32(b[4:])
 	s.Fd, s.Pad = int32(le.Uint32(b[8:])), le.Uint32(b[12:])
 }
+
 // Marshal encodes s into the first DrmSyncobjHandleSize bytes of b.
 func (s *DrmSyncobjHandle) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
@@ -112,6 +115,7 @@ func (s *DrmSyncobjTransfer) Unmarshal(b []byte) {
 	s.SrcPoint, s.DstPoint = le.Uint64(b[8:]), le.Uint64(b[16:])
 	s.Flags, s.Pad = le.Uint32(b[24:]), le.Uint32(b[28:])
 }
+
 // Marshal encodes s into the first DrmSyncobjTransferSize bytes of b.
 func (s *DrmSyncobjTransfer) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.SrcHandle)
@@ -145,6 +149,7 @@ func (s *DrmSyncobjWait) Unmarshal(b []byte) {
 	s.FirstSignaled, s.Pad = le.Uint32(b[24:]), le.Uint32(b[28:])
 	s.DeadlineNsec = le.Uint64(b[32:])
 }
+
 // Marshal encodes s into the first DrmSyncobjWaitSize bytes of b.
 func (s *DrmSyncobjWait) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
@@ -180,6 +185,7 @@ func (s *DrmSyncobjTimelineWait) Unmarshal(b []byte) {
 	s.FirstSignaled, s.Pad = le.Uint32(b[32:]), le.Uint32(b[36:])
 	s.DeadlineNsec = le.Uint64(b[40:])
 }
+
 // Marshal encodes s into the first DrmSyncobjTimelineWaitSize bytes of b.
 func (s *DrmSyncobjTimelineWait) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
@@ -210,6 +216,7 @@ func (s *DrmSyncobjEventfd) Unmarshal(b []byte) {
 	s.Point = le.Uint64(b[8:])
 	s.Fd, s.Pad = int32(le.Uint32(b[16:])), le.Uint32(b[20:])
 }
+
 // Marshal encodes s into the first DrmSyncobjEventfdSize bytes of b.
 func (s *DrmSyncobjEventfd) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Handle)
@@ -235,6 +242,7 @@ func (s *DrmSyncobjArray) Unmarshal(b []byte) {
 	s.Handles = le.Uint64(b[0:])
 	s.CountHandles, s.Pad = le.Uint32(b[8:]), le.Uint32(b[12:])
 }
+
 // Marshal encodes s into the first DrmSyncobjArraySize bytes of b.
 func (s *DrmSyncobjArray) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
@@ -259,6 +267,7 @@ func (s *DrmSyncobjTimelineArray) Unmarshal(b []byte) {
 	s.Handles, s.Points = le.Uint64(b[0:]), le.Uint64(b[8:])
 	s.CountHandles, s.Flags = le.Uint32(b[16:]), le.Uint32(b[20:])
 }
+
 // Marshal encodes s into the first DrmSyncobjTimelineArraySize bytes of b.
 func (s *DrmSyncobjTimelineArray) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.Handles)
@@ -285,6 +294,7 @@ func (s *SyncMergeData) Unmarshal(b []byte) {
 	s.Fd2, s.Fence = int32(le.Uint32(b[32:])), int32(le.Uint32(b[36:]))
 	s.Flags, s.Pad = le.Uint32(b[40:]), le.Uint32(b[44:])
 }
+
 // Marshal encodes s into the first SyncMergeDataSize bytes of b.
 func (s *SyncMergeData) Marshal(b []byte) {
 	copy(b[0:32], s.Name[:])
@@ -314,6 +324,7 @@ func (s *SyncFileInfo) Unmarshal(b []byte) {
 	s.NumFences, s.Pad = le.Uint32(b[40:]), le.Uint32(b[44:])
 	s.SyncFenceInfo = le.Uint64(b[48:])
 }
+
 // Marshal encodes s into the first SyncFileInfoSize bytes of b.
 func (s *SyncFileInfo) Marshal(b []byte) {
 	copy(b[0:32], s.Name[:])
@@ -343,6 +354,7 @@ func (s *SyncFenceInfo) Unmarshal(b []byte) {
 	s.Status, s.Flags = int32(le.Uint32(b[64:])), le.Uint32(b[68:])
 	s.TimestampNs = le.Uint64(b[72:])
 }
+
 // Marshal encodes s into the first SyncFenceInfoSize bytes of b.
 func (s *SyncFenceInfo) Marshal(b []byte) {
 	copy(b[0:32], s.ObjName[:])
@@ -365,6 +377,7 @@ const SyncSetDeadlineSize = 16
 func (s *SyncSetDeadline) Unmarshal(b []byte) {
 	s.DeadlineNs, s.Pad = le.Uint64(b[0:]), le.Uint64(b[8:])
 }
+
 // Marshal encodes s into the first SyncSetDeadlineSize bytes of b.
 func (s *SyncSetDeadline) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.DeadlineNs)
@@ -388,6 +401,7 @@ func (s *SwSyncCreateFenceData) Unmarshal(b []byte) {
 	copy(s.Name[:], b[4:36])
 	s.Fence = int32(le.Uint32(b[36:]))
 }
+
 // Marshal encodes s into the first SwSyncCreateFenceDataSize bytes of b.
 func (s *SwSyncCreateFenceData) Marshal(b []byte) {
 	le.PutUint32(b[0:], s.Value)

@@ -51,8 +51,9 @@ type chainModel struct {
 	d       *Domain
 	objs    []*Syncobj
 	pending []*Fence
-	nextCtx uint64
 	checks  int
+	waiters []*modelWaiter
+	regs    []*modelReg
 }
 
 func newChainModel(t testing.TB, nobjs int) *chainModel {
@@ -80,8 +81,8 @@ func (m *chainModel) step(op, arg uint32, r *rand.Rand) {
 		f := m.d.NewFence(m.d.AllocContexts(1), 1, "test", "model")
 		m.pending = append(m.pending, f)
 		s.AddPoint(f, uint64(r.IntN(int(last)+1)))
-	case 4: // a signalled point (TIMELINE_SIGNAL)
-		s.AddPoint(m.d.Stub(), last+uint64(r.IntN(3)))
+	case 4: // a signalled, ordered point (TIMELINE_SIGNAL)
+		s.AddPoint(m.d.Stub(), last+1+uint64(r.IntN(3)))
 	case 5, 6: // signal some pending fence, in any order
 		if len(m.pending) > 0 {
 			i := r.IntN(len(m.pending))
@@ -193,14 +194,17 @@ func TestChainSearchLongPendingTimeline(t *testing.T) {
 	s.Put()
 }
 
-// FuzzChainOps runs random operation sequences over a few syncobjs and
-// checks, after every step, that the fast searches agree with the kernel's
-// walk, that QUERY never decreases on a syncobj that only ever received
-// ordered points, and that teardown leaves nothing alive.
+// FuzzChainOps runs random operation sequences over a few syncobjs, with
+// WAIT_FOR_SUBMIT waiters and eventfd registrations parked on random
+// points, and checks after every step that the fast searches agree with
+// the kernel's walk, that QUERY never decreases on a syncobj that only
+// ever received ordered points, that no waiter is lost or woken twice, and
+// that teardown leaves nothing alive.
 func FuzzChainOps(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 5, 0, 0, 2, 6, 1, 7, 0, 3, 1, 5, 2})
 	f.Add([]byte{4, 0, 4, 0, 0, 1, 3, 1, 5, 0, 5, 1, 7, 2, 0, 2, 6, 0})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 3, 0, 6, 0, 6, 0, 6, 0, 6, 0})
+	f.Add([]byte{0x80, 0, 0, 0, 0x81, 1, 5, 0, 0x87, 0, 0, 1, 6, 0, 0x84, 2, 5, 1, 6, 2})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 600 {
 			ops = ops[:600]
@@ -219,8 +223,17 @@ func FuzzChainOps(f *testing.F) {
 				ordered[idx] = false // unordered points and foreign heads may lower QUERY
 				ordered[int(arg/7)%len(m.objs)] = false
 			}
+			if op&0x80 != 0 {
+				s := m.objs[idx]
+				last := uint64(0)
+				if h := s.Fence(); h != nil {
+					last = h.Seqno()
+				}
+				m.park(s, uint64(r.IntN(int(last)+3)))
+			}
 			m.step(op, arg, r)
 			m.verify()
+			m.checkWaiters()
 			for j, s := range m.objs {
 				q := s.Query(false)
 				if ordered[j] && q < lastQuery[j] {
@@ -232,13 +245,90 @@ func FuzzChainOps(f *testing.F) {
 		for _, p := range m.pending {
 			p.Signal()
 		}
+		m.checkWaiters()
+		for _, w := range m.waiters {
+			if w.w.captured() == nil {
+				w.s.removeWait(w.w)
+			}
+		}
 		for _, s := range m.objs {
 			s.Put()
+		}
+		for i, r := range m.regs {
+			if n := r.ev.count.Load(); n > 1 {
+				t.Fatalf("eventfd registration %d fired %d times", i, n)
+			}
 		}
 		if l := m.d.Live(); !l.Zero() {
 			t.Fatalf("after teardown Live() = %+v", l)
 		}
 	})
+}
+
+// modelWaiter is a WAIT_FOR_SUBMIT waiter parked on a syncobj.
+type modelWaiter struct {
+	s     *Syncobj
+	w     *syncobjWaiter
+	kicks int
+	// early is set when the point was available at once: the waiter
+	// captured its fence inside addWait and is never woken.
+	early bool
+}
+
+// modelReg is an eventfd registration on a syncobj.
+type modelReg struct {
+	s     *Syncobj
+	point uint64
+	ev    *testEventfd
+}
+
+// park adds a waiter and an eventfd registration for a point that may or
+// may not have been submitted yet.
+func (m *chainModel) park(s *Syncobj, point uint64) {
+	w := &syncobjWaiter{point: point, wake: newWaker()}
+	s.addWait(w)
+	m.waiters = append(m.waiters, &modelWaiter{s: s, w: w, early: w.captured() != nil})
+	ev := newTestEventfd()
+	s.addEventfd(&eventfdEntry{ev: ev, point: point})
+	m.regs = append(m.regs, &modelReg{s: s, point: point, ev: ev})
+}
+
+// checkWaiters asserts that no waiter is lost (still parked although its
+// point is available) or woken twice, and that no eventfd registration
+// fired twice or fired before its fence signalled.
+func (m *chainModel) checkWaiters() {
+	m.t.Helper()
+	for i, mw := range m.waiters {
+		for {
+			select {
+			case <-mw.w.wake.ch:
+				mw.kicks++
+				continue
+			default:
+			}
+			break
+		}
+		captured := mw.w.captured() != nil
+		switch {
+		case mw.kicks > 1:
+			m.t.Fatalf("waiter %d woken %d times", i, mw.kicks)
+		case mw.early && mw.kicks != 0:
+			m.t.Fatalf("waiter %d captured at once but was woken %d times", i, mw.kicks)
+		case captured && !mw.early && mw.kicks != 1:
+			m.t.Fatalf("waiter %d captured a fence but was woken %d times", i, mw.kicks)
+		case !captured && mw.kicks != 0:
+			m.t.Fatalf("waiter %d woken without a fence", i)
+		case !captured:
+			if _, ok := mw.s.Resolve(mw.w.point); ok {
+				m.t.Fatalf("waiter %d for point %d lost: the point is available but the waiter is still parked", i, mw.w.point)
+			}
+		}
+	}
+	for i, r := range m.regs {
+		if n := r.ev.count.Load(); n > 1 {
+			m.t.Fatalf("eventfd registration %d fired %d times", i, n)
+		}
+	}
 }
 
 // The index must not keep signalled history alive: once the kernel's chain

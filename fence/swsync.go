@@ -33,6 +33,7 @@ func (s *SwSyncGetDeadline) Unmarshal(b []byte) {
 	s.DeadlineNs = le.Uint64(b[0:])
 	s.Pad, s.FenceFd = le.Uint32(b[8:]), int32(le.Uint32(b[12:]))
 }
+
 // Marshal encodes s into the first SwSyncGetDeadlineSize bytes of b.
 func (s *SwSyncGetDeadline) Marshal(b []byte) {
 	le.PutUint64(b[0:], s.DeadlineNs)

@@ -125,17 +125,24 @@ func (t *SyncobjTable) Close() {
 }
 
 // FindArray copies count u32 handles from addr and looks each up, as
-// drm_syncobj_array_find: ENOMEM if the arrays would exceed what kmalloc
-// grants, EFAULT if the copy faults, ENOENT at the first unknown handle,
+// drm_syncobj_array_find: ENOMEM if the handles would exceed what kmalloc
+// grants, EFAULT if their copy faults, ENOMEM if the array of pointers
+// would, then ENOENT at the first unknown handle,
 // in which case no reference is kept (all or nothing). On success the
 // caller owns one reference per entry; see [PutAll]. O(n).
 func (t *SyncobjTable) FindArray(mem UserMemory, addr uint64, count uint32) ([]*Syncobj, errno.Errno) {
-	if uint64(count)*8 > kmallocMax { // the u32 handles, then the pointers
+	// The kernel allocates the u32 handles, copies them in, and only then
+	// allocates the array of pointers: so a count whose pointers would not
+	// fit but whose handles would faults before it runs out of memory.
+	if uint64(count)*4 > kmallocMax {
 		return nil, errno.ENOMEM
 	}
 	raw := make([]byte, int(count)*4)
 	if e := mem.CopyIn(addr, raw); e != 0 {
 		return nil, e
+	}
+	if uint64(count)*8 > kmallocMax {
+		return nil, errno.ENOMEM
 	}
 	objs := make([]*Syncobj, count)
 	for i := range objs {

@@ -17,7 +17,8 @@
 // goroutine that signals, after the fence's lock is dropped, so a callback
 // may call back into this package. Blocking calls take a [context.Context]
 // whose cancellation stands for a pending signal: they return
-// [errno.ERESTARTSYS], as the kernel's interruptible waits do.
+// [errno.ERESTARTSYS], as the kernel's interruptible waits do. A nil
+// context is never interrupted.
 //
 // # Time
 //

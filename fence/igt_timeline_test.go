@@ -4,362 +4,128 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"fencelab/errno"
 )
 
 // This file mirrors IGT's tests/syncobj_timeline.c and
 // tests/syncobj_eventfd.c (spec §5.3, §5.4), one t.Run per IGT subtest,
-// named exactly as IGT names it. U, S and G are IGT's states: a fresh
-// syncobj, an unsignalled sw_sync fence attached at the point (attach), and
-// an attached fence that has signalled (trigger).
-//
-// Timed subtests run on the manual clock: a waiter is started with
-// background, the test waits until it has armed its deadline timer
-// (waitArmed) and then moves the clock. No subtest sleeps.
-
-// Kernel wait flags, shortened.
-const (
-	igttAll = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL
-	igttFS  = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT
-	igttAV  = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE
-)
-
-// igttUint64Max is the timeout IGT passes as UINT64_MAX: -1 as the kernel's
-// signed timeout_nsec, a time in the past, so the wait polls (spec §3.6).
-const igttUint64Max = int64(-1)
+// named exactly as IGT names it. The subtests syncobj_timeline copies from
+// syncobj_wait (the wait matrices, delayed signal, reset, signal, snapshot,
+// complex, interrupted) run the shared implementation in
+// igt_common_test.go with igtTimeline: DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT,
+// every syncobj at point 1 except in the multi-wait matrix. No subtest
+// sleeps. Helpers are prefixed igtt.
 
 // igttSeed seeds the PCG that stands for IGT's rand(), so that the points
 // of the multi-wait matrix and host-signal-points are reproducible.
 const igttSeed = 0x5eed_1917
 
-// igttRes is the outcome of one wait ioctl.
-type igttRes struct {
-	e     errno.Errno
-	first uint32
-}
-
-// igttFlags names a set of kernel wait flags for failure messages.
-func igttFlags(flags uint32) string {
-	if flags == 0 {
-		return "0"
-	}
-	var parts []string
-	for _, fl := range []struct {
-		bit  uint32
-		name string
-	}{{igttAll, "ALL"}, {igttFS, "FOR_SUBMIT"}, {igttAV, "AVAILABLE"}, {DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE, "DEADLINE"}} {
-		if flags&fl.bit != 0 {
-			parts = append(parts, fl.name)
-			flags &^= fl.bit
-		}
-	}
-	if flags != 0 {
-		parts = append(parts, fmt.Sprintf("%#x", flags))
-	}
-	return strings.Join(parts, "|")
-}
-
-// igttTimeout describes a timeout relative to now for failure messages.
-func igttTimeout(f *drmFile, timeout int64) string {
-	switch {
-	case timeout == 0:
-		return "0"
-	case timeout == igttUint64Max:
-		return "UINT64_MAX"
-	default:
-		return fmt.Sprintf("now%+dms", (timeout-f.now())/ms)
-	}
-}
-
-// igttWaitCall describes a TIMELINE_WAIT call for failure messages.
-func igttWaitCall(f *drmFile, handles []uint32, points []uint64, timeout int64, flags uint32) string {
-	return fmt.Sprintf("TimelineWait(handles %v, points %v, timeout %s, flags %s)",
-		handles, points, igttTimeout(f, timeout), igttFlags(flags))
-}
-
-// igttRecv returns the result of a waiter that is expected to return by
-// itself. It never waits on the wall clock in a passing run; if the waiter
-// is still blocked after 5 s of real time (a bug), it reports that, moves
-// the clock to the waiter's deadline to release it and returns what it
-// then says.
-func igttRecv(t *testing.T, f *drmFile, ch <-chan igttRes, deadline int64) igttRes {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(5 * time.Second):
-	}
-	t.Errorf("waiter still blocked after the event that should have woken it; moving the clock to its deadline")
-	f.clock.AdvanceTo(deadline)
-	return <-ch
-}
-
-// igttTimedWait runs call, a wait with the absolute deadline given, on its
-// own goroutine. If the call blocks (it arms a timer) the clock is moved to
-// the deadline. It returns the result and whether the clock had to reach
-// the deadline for the call to return.
-func igttTimedWait(f *drmFile, deadline int64, call func() igttRes) (igttRes, bool) {
-	base := f.clock.Pending()
-	ch := background(call)
-	for i := 0; ; i++ {
-		select {
-		case r := <-ch:
-			return r, false
-		default:
-		}
-		if f.clock.Pending() > base {
-			f.clock.AdvanceTo(deadline)
-			return <-ch, true
-		}
-		if i > 5_000_000 {
-			f.t.Fatalf("timed wait neither returned nor armed a timer")
-		}
-		yield()
-	}
-}
-
-// igttCheckWaits is the body shared by the single- and multi-wait matrices:
-// IGT waits with timeout 0, now+SHORT and (unless ETIME is expected)
-// UINT64_MAX and expects the same result from each. On success
-// first_signaled must be wantFirst.
-func igttCheckWaits(t *testing.T, f *drmFile, handles []uint32, points []uint64, flags uint32, want errno.Errno, wantFirst uint32) {
-	t.Helper()
-	checkOne := func(call string, r igttRes) {
-		t.Helper()
-		if r.e != want {
-			t.Errorf("%s = %v; want %v", call, r.e, want)
-			return
-		}
-		if want == 0 && r.first != wantFirst {
-			t.Errorf("%s: first_signaled = %d; want %d", call, r.first, wantFirst)
-		}
-	}
-
-	e, first := f.timelineWait(handles, points, 0, flags)
-	checkOne(igttWaitCall(f, handles, points, 0, flags), igttRes{e, first})
-
-	deadline := f.now() + short
-	call := igttWaitCall(f, handles, points, deadline, flags)
-	r, expired := igttTimedWait(f, deadline, func() igttRes {
-		e, first := f.timelineWait(handles, points, deadline, flags)
-		return igttRes{e, first}
-	})
-	checkOne(call, r)
-	if r.e == errno.ETIME && !expired {
-		t.Errorf("%s returned ETIME before its deadline", call)
-	}
-
-	if want != errno.ETIME {
-		e, first := f.timelineWait(handles, points, igttUint64Max, flags)
-		checkOne(igttWaitCall(f, handles, points, igttUint64Max, flags), igttRes{e, first})
-	}
-}
-
-// igttMatrixName is the name IGT's subtest loop gives a matrix entry:
-// "%s<kind>%s%s%s%s%s%s" with the result prefix, the wait flags and the
-// states present.
-func igttMatrixName(kind string, flags uint32, states string, want errno.Errno) string {
-	var b strings.Builder
-	switch want {
-	case errno.EINVAL:
-		b.WriteString("invalid-")
-	case errno.ETIME:
-		b.WriteString("etime-")
-	}
-	b.WriteString(kind)
-	for _, p := range []struct {
-		on   bool
-		name string
-	}{
-		{flags&igttAll != 0, "-all"},
-		{flags&igttFS != 0, "-for-submit"},
-		{flags&igttAV != 0, "-available"},
-		{strings.Contains(states, "U"), "-unsubmitted"},
-		{strings.Contains(states, "S"), "-submitted"},
-		{strings.Contains(states, "G"), "-signaled"},
-	} {
-		if p.on {
-			b.WriteString(p.name)
-		}
-	}
-	return b.String()
-}
-
-// igttSetState puts syncobj h at point into IGT state U, S or G and returns
-// the sw_sync timeline fd (-1 for U).
-func igttSetState(f *drmFile, h uint32, point uint64, state byte) int32 {
-	f.t.Helper()
-	switch state {
-	case 'U':
-		return -1
-	case 'S':
-		return f.attach(h, point)
-	case 'G':
-		tl := f.attach(h, point)
-		f.swInc(tl, 1)
-		return tl
-	}
-	f.t.Fatalf("bad state %q", state)
-	return -1
-}
-
-// igttExpectedFirst is first_signaled for a wait that succeeds in its
-// initial scan (spec §3.6): the lowest entry that counts there, that is one
-// whose fence has signalled or, with WAIT_AVAILABLE, that has a fence.
-func igttExpectedFirst(states string, flags uint32) uint32 {
-	for i := 0; i < len(states); i++ {
-		if states[i] == 'G' || (flags&igttAV != 0 && states[i] == 'S') {
-			return uint32(i)
-		}
-	}
-	return ^uint32(0)
-}
-
-type igttMatrixRow struct {
-	name   string
-	states string
-	flags  uint32
-	want   errno.Errno
-}
-
 // igttSingleWaitMatrix is spec §5.3's single-wait matrix (point 1).
-var igttSingleWaitMatrix = []igttMatrixRow{
+var igttSingleWaitMatrix = []igtMatrixRow{
 	{"invalid-single-wait-unsubmitted", "U", 0, errno.EINVAL},
-	{"etime-single-wait-for-submit-unsubmitted", "U", igttFS, errno.ETIME},
-	{"invalid-single-wait-all-unsubmitted", "U", igttAll, errno.EINVAL},
-	{"etime-single-wait-all-for-submit-unsubmitted", "U", igttAll | igttFS, errno.ETIME},
-	{"etime-single-wait-available-unsubmitted", "U", igttAV, errno.ETIME},
-	{"etime-single-wait-for-submit-available-unsubmitted", "U", igttFS | igttAV, errno.ETIME},
-	{"etime-single-wait-all-available-unsubmitted", "U", igttAll | igttAV, errno.ETIME},
-	{"etime-single-wait-all-for-submit-available-unsubmitted", "U", igttAll | igttFS | igttAV, errno.ETIME},
+	{"etime-single-wait-for-submit-unsubmitted", "U", igtFS, errno.ETIME},
+	{"invalid-single-wait-all-unsubmitted", "U", igtAll, errno.EINVAL},
+	{"etime-single-wait-all-for-submit-unsubmitted", "U", igtAll | igtFS, errno.ETIME},
+	{"etime-single-wait-available-unsubmitted", "U", igtAV, errno.ETIME},
+	{"etime-single-wait-for-submit-available-unsubmitted", "U", igtFS | igtAV, errno.ETIME},
+	{"etime-single-wait-all-available-unsubmitted", "U", igtAll | igtAV, errno.ETIME},
+	{"etime-single-wait-all-for-submit-available-unsubmitted", "U", igtAll | igtFS | igtAV, errno.ETIME},
 	{"etime-single-wait-submitted", "S", 0, errno.ETIME},
-	{"etime-single-wait-for-submit-submitted", "S", igttFS, errno.ETIME},
-	{"etime-single-wait-all-submitted", "S", igttAll, errno.ETIME},
-	{"etime-single-wait-all-for-submit-submitted", "S", igttAll | igttFS, errno.ETIME},
-	{"single-wait-available-submitted", "S", igttAV, 0},
-	{"single-wait-for-submit-available-submitted", "S", igttFS | igttAV, 0},
-	{"single-wait-all-available-submitted", "S", igttAll | igttAV, 0},
-	{"single-wait-all-for-submit-available-submitted", "S", igttAll | igttFS | igttAV, 0},
+	{"etime-single-wait-for-submit-submitted", "S", igtFS, errno.ETIME},
+	{"etime-single-wait-all-submitted", "S", igtAll, errno.ETIME},
+	{"etime-single-wait-all-for-submit-submitted", "S", igtAll | igtFS, errno.ETIME},
+	{"single-wait-available-submitted", "S", igtAV, 0},
+	{"single-wait-for-submit-available-submitted", "S", igtFS | igtAV, 0},
+	{"single-wait-all-available-submitted", "S", igtAll | igtAV, 0},
+	{"single-wait-all-for-submit-available-submitted", "S", igtAll | igtFS | igtAV, 0},
 	{"single-wait-signaled", "G", 0, 0},
-	{"single-wait-for-submit-signaled", "G", igttFS, 0},
-	{"single-wait-all-signaled", "G", igttAll, 0},
-	{"single-wait-all-for-submit-signaled", "G", igttAll | igttFS, 0},
-	{"single-wait-available-signaled", "G", igttAV, 0},
-	{"single-wait-for-submit-available-signaled", "G", igttFS | igttAV, 0},
-	{"single-wait-all-available-signaled", "G", igttAll | igttAV, 0},
-	{"single-wait-all-for-submit-available-signaled", "G", igttAll | igttFS | igttAV, 0},
+	{"single-wait-for-submit-signaled", "G", igtFS, 0},
+	{"single-wait-all-signaled", "G", igtAll, 0},
+	{"single-wait-all-for-submit-signaled", "G", igtAll | igtFS, 0},
+	{"single-wait-available-signaled", "G", igtAV, 0},
+	{"single-wait-for-submit-available-signaled", "G", igtFS | igtAV, 0},
+	{"single-wait-all-available-signaled", "G", igtAll | igtAV, 0},
+	{"single-wait-all-for-submit-available-signaled", "G", igtAll | igtFS | igtAV, 0},
+}
+
+// igttMultiWaitPoints is test_multi_wait's points for the row at idx of
+// igttMultiWaitMatrix: {1 + rand() % 1000, 0, 1 + rand() % 1000,
+// 1 + rand() % 1000, 0}; entries 1 and 4 are binary syncobjs. One PCG
+// stream per row keeps the points the same whichever subtests run.
+func igttMultiWaitPoints(idx int) []uint64 {
+	rng := rand.New(rand.NewPCG(igttSeed, uint64(idx)))
+	return []uint64{1 + rng.Uint64()%1000, 0, 1 + rng.Uint64()%1000, 1 + rng.Uint64()%1000, 0}
 }
 
 // igttMultiWaitMatrix is spec §5.3's multi-wait matrix: five syncobjs, the
 // state string giving each one's state. IGT's loop stops short of the
 // all-flags entry ("…-all-for-submit-available-unsubmitted-submitted-
 // signaled"), so there are 55.
-var igttMultiWaitMatrix = []igttMatrixRow{
+var igttMultiWaitMatrix = []igtMatrixRow{
 	{"invalid-multi-wait-unsubmitted", "UUUUU", 0, errno.EINVAL},
-	{"etime-multi-wait-for-submit-unsubmitted", "UUUUU", igttFS, errno.ETIME},
-	{"invalid-multi-wait-all-unsubmitted", "UUUUU", igttAll, errno.EINVAL},
-	{"etime-multi-wait-all-for-submit-unsubmitted", "UUUUU", igttAll | igttFS, errno.ETIME},
-	{"etime-multi-wait-available-unsubmitted", "UUUUU", igttAV, errno.ETIME},
-	{"etime-multi-wait-for-submit-available-unsubmitted", "UUUUU", igttFS | igttAV, errno.ETIME},
-	{"etime-multi-wait-all-available-unsubmitted", "UUUUU", igttAll | igttAV, errno.ETIME},
-	{"etime-multi-wait-all-for-submit-available-unsubmitted", "UUUUU", igttAll | igttFS | igttAV, errno.ETIME},
+	{"etime-multi-wait-for-submit-unsubmitted", "UUUUU", igtFS, errno.ETIME},
+	{"invalid-multi-wait-all-unsubmitted", "UUUUU", igtAll, errno.EINVAL},
+	{"etime-multi-wait-all-for-submit-unsubmitted", "UUUUU", igtAll | igtFS, errno.ETIME},
+	{"etime-multi-wait-available-unsubmitted", "UUUUU", igtAV, errno.ETIME},
+	{"etime-multi-wait-for-submit-available-unsubmitted", "UUUUU", igtFS | igtAV, errno.ETIME},
+	{"etime-multi-wait-all-available-unsubmitted", "UUUUU", igtAll | igtAV, errno.ETIME},
+	{"etime-multi-wait-all-for-submit-available-unsubmitted", "UUUUU", igtAll | igtFS | igtAV, errno.ETIME},
 
 	{"etime-multi-wait-submitted", "SSSSS", 0, errno.ETIME},
-	{"etime-multi-wait-for-submit-submitted", "SSSSS", igttFS, errno.ETIME},
-	{"etime-multi-wait-all-submitted", "SSSSS", igttAll, errno.ETIME},
-	{"etime-multi-wait-all-for-submit-submitted", "SSSSS", igttAll | igttFS, errno.ETIME},
-	{"multi-wait-available-submitted", "SSSSS", igttAV, 0},
-	{"multi-wait-for-submit-available-submitted", "SSSSS", igttFS | igttAV, 0},
-	{"multi-wait-all-available-submitted", "SSSSS", igttAll | igttAV, 0},
-	{"multi-wait-all-for-submit-available-submitted", "SSSSS", igttAll | igttFS | igttAV, 0},
+	{"etime-multi-wait-for-submit-submitted", "SSSSS", igtFS, errno.ETIME},
+	{"etime-multi-wait-all-submitted", "SSSSS", igtAll, errno.ETIME},
+	{"etime-multi-wait-all-for-submit-submitted", "SSSSS", igtAll | igtFS, errno.ETIME},
+	{"multi-wait-available-submitted", "SSSSS", igtAV, 0},
+	{"multi-wait-for-submit-available-submitted", "SSSSS", igtFS | igtAV, 0},
+	{"multi-wait-all-available-submitted", "SSSSS", igtAll | igtAV, 0},
+	{"multi-wait-all-for-submit-available-submitted", "SSSSS", igtAll | igtFS | igtAV, 0},
 
 	{"invalid-multi-wait-unsubmitted-submitted", "USSSS", 0, errno.EINVAL},
-	{"etime-multi-wait-for-submit-unsubmitted-submitted", "USSSS", igttFS, errno.ETIME},
-	{"invalid-multi-wait-all-unsubmitted-submitted", "USSSS", igttAll, errno.EINVAL},
-	{"etime-multi-wait-all-for-submit-unsubmitted-submitted", "USSSS", igttAll | igttFS, errno.ETIME},
-	{"multi-wait-available-unsubmitted-submitted", "USSSS", igttAV, 0},
-	{"multi-wait-for-submit-available-unsubmitted-submitted", "USSSS", igttFS | igttAV, 0},
-	{"etime-multi-wait-all-available-unsubmitted-submitted", "USSSS", igttAll | igttAV, errno.ETIME},
-	{"etime-multi-wait-all-for-submit-available-unsubmitted-submitted", "USSSS", igttAll | igttFS | igttAV, errno.ETIME},
+	{"etime-multi-wait-for-submit-unsubmitted-submitted", "USSSS", igtFS, errno.ETIME},
+	{"invalid-multi-wait-all-unsubmitted-submitted", "USSSS", igtAll, errno.EINVAL},
+	{"etime-multi-wait-all-for-submit-unsubmitted-submitted", "USSSS", igtAll | igtFS, errno.ETIME},
+	{"multi-wait-available-unsubmitted-submitted", "USSSS", igtAV, 0},
+	{"multi-wait-for-submit-available-unsubmitted-submitted", "USSSS", igtFS | igtAV, 0},
+	{"etime-multi-wait-all-available-unsubmitted-submitted", "USSSS", igtAll | igtAV, errno.ETIME},
+	{"etime-multi-wait-all-for-submit-available-unsubmitted-submitted", "USSSS", igtAll | igtFS | igtAV, errno.ETIME},
 
 	{"multi-wait-signaled", "GGGGG", 0, 0},
-	{"multi-wait-for-submit-signaled", "GGGGG", igttFS, 0},
-	{"multi-wait-all-signaled", "GGGGG", igttAll, 0},
-	{"multi-wait-all-for-submit-signaled", "GGGGG", igttAll | igttFS, 0},
-	{"multi-wait-available-signaled", "GGGGG", igttAV, 0},
-	{"multi-wait-for-submit-available-signaled", "GGGGG", igttFS | igttAV, 0},
-	{"multi-wait-all-available-signaled", "GGGGG", igttAll | igttAV, 0},
-	{"multi-wait-all-for-submit-available-signaled", "GGGGG", igttAll | igttFS | igttAV, 0},
+	{"multi-wait-for-submit-signaled", "GGGGG", igtFS, 0},
+	{"multi-wait-all-signaled", "GGGGG", igtAll, 0},
+	{"multi-wait-all-for-submit-signaled", "GGGGG", igtAll | igtFS, 0},
+	{"multi-wait-available-signaled", "GGGGG", igtAV, 0},
+	{"multi-wait-for-submit-available-signaled", "GGGGG", igtFS | igtAV, 0},
+	{"multi-wait-all-available-signaled", "GGGGG", igtAll | igtAV, 0},
+	{"multi-wait-all-for-submit-available-signaled", "GGGGG", igtAll | igtFS | igtAV, 0},
 
 	{"invalid-multi-wait-unsubmitted-signaled", "UGGGG", 0, errno.EINVAL},
-	{"multi-wait-for-submit-unsubmitted-signaled", "UGGGG", igttFS, 0},
-	{"invalid-multi-wait-all-unsubmitted-signaled", "UGGGG", igttAll, errno.EINVAL},
-	{"etime-multi-wait-all-for-submit-unsubmitted-signaled", "UGGGG", igttAll | igttFS, errno.ETIME},
-	{"multi-wait-available-unsubmitted-signaled", "UGGGG", igttAV, 0},
-	{"multi-wait-for-submit-available-unsubmitted-signaled", "UGGGG", igttFS | igttAV, 0},
-	{"etime-multi-wait-all-available-unsubmitted-signaled", "UGGGG", igttAll | igttAV, errno.ETIME},
-	{"etime-multi-wait-all-for-submit-available-unsubmitted-signaled", "UGGGG", igttAll | igttFS | igttAV, errno.ETIME},
+	{"multi-wait-for-submit-unsubmitted-signaled", "UGGGG", igtFS, 0},
+	{"invalid-multi-wait-all-unsubmitted-signaled", "UGGGG", igtAll, errno.EINVAL},
+	{"etime-multi-wait-all-for-submit-unsubmitted-signaled", "UGGGG", igtAll | igtFS, errno.ETIME},
+	{"multi-wait-available-unsubmitted-signaled", "UGGGG", igtAV, 0},
+	{"multi-wait-for-submit-available-unsubmitted-signaled", "UGGGG", igtFS | igtAV, 0},
+	{"etime-multi-wait-all-available-unsubmitted-signaled", "UGGGG", igtAll | igtAV, errno.ETIME},
+	{"etime-multi-wait-all-for-submit-available-unsubmitted-signaled", "UGGGG", igtAll | igtFS | igtAV, errno.ETIME},
 
 	{"multi-wait-submitted-signaled", "SGGGG", 0, 0},
-	{"multi-wait-for-submit-submitted-signaled", "SGGGG", igttFS, 0},
-	{"etime-multi-wait-all-submitted-signaled", "SGGGG", igttAll, errno.ETIME},
-	{"etime-multi-wait-all-for-submit-submitted-signaled", "SGGGG", igttAll | igttFS, errno.ETIME},
-	{"multi-wait-available-submitted-signaled", "SGGGG", igttAV, 0},
-	{"multi-wait-for-submit-available-submitted-signaled", "SGGGG", igttFS | igttAV, 0},
-	{"multi-wait-all-available-submitted-signaled", "SGGGG", igttAll | igttAV, 0},
-	{"multi-wait-all-for-submit-available-submitted-signaled", "SGGGG", igttAll | igttFS | igttAV, 0},
+	{"multi-wait-for-submit-submitted-signaled", "SGGGG", igtFS, 0},
+	{"etime-multi-wait-all-submitted-signaled", "SGGGG", igtAll, errno.ETIME},
+	{"etime-multi-wait-all-for-submit-submitted-signaled", "SGGGG", igtAll | igtFS, errno.ETIME},
+	{"multi-wait-available-submitted-signaled", "SGGGG", igtAV, 0},
+	{"multi-wait-for-submit-available-submitted-signaled", "SGGGG", igtFS | igtAV, 0},
+	{"multi-wait-all-available-submitted-signaled", "SGGGG", igtAll | igtAV, 0},
+	{"multi-wait-all-for-submit-available-submitted-signaled", "SGGGG", igtAll | igtFS | igtAV, 0},
 
 	{"invalid-multi-wait-unsubmitted-submitted-signaled", "USGGG", 0, errno.EINVAL},
-	{"multi-wait-for-submit-unsubmitted-submitted-signaled", "USGGG", igttFS, 0},
-	{"invalid-multi-wait-all-unsubmitted-submitted-signaled", "USGGG", igttAll, errno.EINVAL},
-	{"etime-multi-wait-all-for-submit-unsubmitted-submitted-signaled", "USGGG", igttAll | igttFS, errno.ETIME},
-	{"multi-wait-available-unsubmitted-submitted-signaled", "USGGG", igttAV, 0},
-	{"multi-wait-for-submit-available-unsubmitted-submitted-signaled", "USGGG", igttFS | igttAV, 0},
-	{"etime-multi-wait-all-available-unsubmitted-submitted-signaled", "USGGG", igttAll | igttAV, errno.ETIME},
-}
-
-func igttSingleWait(t *testing.T, row igttMatrixRow) {
-	f := newDRMFile(t)
-	h := f.mustCreate(0)
-	tl := igttSetState(f, h, 1, row.states[0])
-	igttCheckWaits(t, f, []uint32{h}, []uint64{1}, row.flags, row.want, 0)
-	check(t, "Destroy", f.destroy(h), 0)
-	if tl >= 0 {
-		f.fds.close(tl)
-	}
-	f.teardown()
-}
-
-func igttMultiWait(t *testing.T, idx int, row igttMatrixRow) {
-	f := newDRMFile(t)
-	// IGT: {1 + rand() % 1000, 0, 1 + rand() % 1000, 1 + rand() % 1000, 0};
-	// entries 1 and 4 are binary syncobjs. One PCG stream per row keeps
-	// the points the same whichever subtests run.
-	rng := rand.New(rand.NewPCG(igttSeed, uint64(idx)))
-	points := []uint64{1 + rng.Uint64()%1000, 0, 1 + rng.Uint64()%1000, 1 + rng.Uint64()%1000, 0}
-	handles := make([]uint32, len(points))
-	for i := range handles {
-		handles[i] = f.mustCreate(0)
-	}
-	var tls []int32
-	for i := range handles {
-		if tl := igttSetState(f, handles[i], points[i], row.states[i]); tl >= 0 {
-			tls = append(tls, tl)
-		}
-	}
-	igttCheckWaits(t, f, handles, points, row.flags, row.want, igttExpectedFirst(row.states, row.flags))
-	for _, h := range handles {
-		check(t, "Destroy", f.destroy(h), 0)
-	}
-	for _, tl := range tls {
-		f.fds.close(tl)
-	}
-	f.teardown()
+	{"multi-wait-for-submit-unsubmitted-submitted-signaled", "USGGG", igtFS, 0},
+	{"invalid-multi-wait-all-unsubmitted-submitted-signaled", "USGGG", igtAll, errno.EINVAL},
+	{"etime-multi-wait-all-for-submit-unsubmitted-submitted-signaled", "USGGG", igtAll | igtFS, errno.ETIME},
+	{"multi-wait-available-unsubmitted-submitted-signaled", "USGGG", igtAV, 0},
+	{"multi-wait-for-submit-available-unsubmitted-submitted-signaled", "USGGG", igtFS | igtAV, 0},
+	{"etime-multi-wait-all-available-unsubmitted-submitted-signaled", "USGGG", igtAll | igtAV, errno.ETIME},
 }
 
 // --- invalid-argument and transfer subtests ---
@@ -476,9 +242,9 @@ func igttSignalArray(t *testing.T) {
 	points := []uint64{1, 1, 1, 0}
 	check(t, fmt.Sprintf("TimelineSignal(%v, %v)", handles, points), f.timelineSignal(handles, points), 0)
 	e, first := f.timelineWait(handles[:3], points[:3], 0, 0)
-	check(t, igttWaitCall(f, handles[:3], points[:3], 0, 0), e, 0)
+	check(t, igtTimeline.call(f, handles[:3], points[:3], 0, 0), e, 0)
 	if e == 0 && first != 0 {
-		t.Errorf("%s: first_signaled = %d; want 0", igttWaitCall(f, handles[:3], points[:3], 0, 0), first)
+		t.Errorf("%s: first_signaled = %d; want 0", igtTimeline.call(f, handles[:3], points[:3], 0, 0), first)
 	}
 	e, _ = f.wait(handles[3:], 0, 0)
 	check(t, fmt.Sprintf("Wait([%d], timeout 0)", handles[3]), e, 0)
@@ -532,13 +298,13 @@ func igttTransferTimelinePoint(t *testing.T) {
 	// WAIT_FOR_SUBMIT.
 	const rawFlags = 2
 	e, _ := f.timelineWait([]uint32{h}, []uint64{1}, 0, rawFlags)
-	check(t, igttWaitCall(f, []uint32{h}, []uint64{1}, 0, rawFlags), e, errno.ETIME)
+	check(t, igtTimeline.call(f, []uint32{h}, []uint64{1}, 0, rawFlags), e, errno.ETIME)
 	f.swInc(tl, 1)
 	if q := f.query1(h); q != 1 {
 		t.Errorf("Query(h) with point 1 signalled = %d; want 1", q)
 	}
 	e, _ = f.timelineWait([]uint32{h}, []uint64{1}, 0, rawFlags)
-	check(t, igttWaitCall(f, []uint32{h}, []uint64{1}, 0, rawFlags), e, 0)
+	check(t, igtTimeline.call(f, []uint32{h}, []uint64{1}, 0, rawFlags), e, 0)
 	check(t, "TimelineSignal([h], [2])", f.timelineSignal([]uint32{h}, []uint64{2}), 0)
 	check(t, "Transfer(h:2 -> h:3)", f.transfer(h, 3, h, 2, 0), 0)
 	if q := f.query1(h); q != 3 {
@@ -551,351 +317,14 @@ func igttTransferTimelinePoint(t *testing.T) {
 
 // --- behavioural subtests ---
 
-// igttWaitDelayed is wait-delayed-signal and its variants: with
-// WAIT_FOR_SUBMIT a timer at +SHORT attaches and signals a fence at point 1
-// of a fresh syncobj; otherwise a fence is attached up front and the timer
-// signals it. The wait, deadline +2·SHORT, must succeed.
-func igttWaitDelayed(t *testing.T, flags uint32) {
-	f := newDRMFile(t)
-	h := f.mustCreate(0)
-	start := f.now()
-	tl := int32(-1)
-	if flags&igttFS != 0 {
-		f.clock.AfterFunc(start+short, func() { f.trigger(h, 1) })
-	} else {
-		tl = f.attach(h, 1)
-		f.clock.AfterFunc(start+short, func() { f.swInc(tl, 1) })
-	}
-	deadline := start + 2*short
-	call := igttWaitCall(f, []uint32{h}, []uint64{1}, deadline, flags)
-	ch := background(func() igttRes {
-		e, first := f.timelineWait([]uint32{h}, []uint64{1}, deadline, flags)
-		return igttRes{e, first}
-	})
-	f.waitArmed(2) // our timer and the waiter's deadline
-	f.clock.AdvanceTo(start + short)
-	r := igttRecv(t, f, ch, deadline)
-	// Not asserted by IGT: first_signaled is the entry that signalled or,
-	// for WAIT_ALL, the first one found signalled in the initial scan;
-	// there was none, so ~0 (spec §3.6 step 6).
-	wantFirst := uint32(0)
-	if flags&igttAll != 0 {
-		wantFirst = ^uint32(0)
-	}
-	if r.e != 0 {
-		t.Errorf("%s = %v; want %v", call, r.e, errno.Errno(0))
-	} else if r.first != wantFirst {
-		t.Errorf("%s: first_signaled = %#x; want %#x", call, r.first, wantFirst)
-	}
-	if tl >= 0 {
-		f.fds.close(tl)
-	}
-	f.destroy(h)
-	f.teardown()
-}
-
-func igttResetUnsignaled(t *testing.T) {
-	f := newDRMFile(t)
-	h := f.mustCreate(0)
-	e, _ := f.timelineWait([]uint32{h}, []uint64{1}, 0, 0)
-	check(t, "TimelineWait([h], [1], timeout 0) on a fresh syncobj", e, errno.EINVAL)
-	check(t, "Reset(h)", f.reset(h), 0)
-	e, _ = f.timelineWait([]uint32{h}, []uint64{1}, 0, 0)
-	check(t, "TimelineWait([h], [1], timeout 0) after Reset", e, errno.EINVAL)
-	f.destroy(h)
-	f.teardown()
-}
-
-func igttResetSignaled(t *testing.T) {
-	f := newDRMFile(t)
-	h := f.mustCreate(0)
-	f.trigger(h, 1)
-	e, _ := f.timelineWait([]uint32{h}, []uint64{1}, 0, 0)
-	check(t, "TimelineWait([h], [1], timeout 0) after trigger", e, 0)
-	check(t, "Reset(h)", f.reset(h), 0)
-	e, _ = f.timelineWait([]uint32{h}, []uint64{1}, 0, 0)
-	check(t, "TimelineWait([h], [1], timeout 0) after Reset", e, errno.EINVAL)
-	f.destroy(h)
-	f.teardown()
-}
-
-func igttResetMultipleSignaled(t *testing.T) {
-	f := newDRMFile(t)
-	points := []uint64{1, 1, 1}
-	handles := make([]uint32, 3)
-	for i := range handles {
-		handles[i] = f.mustCreate(0)
-		f.trigger(handles[i], points[i])
-	}
-	e, _ := f.timelineWait(handles, points, 0, 0)
-	check(t, igttWaitCall(f, handles, points, 0, 0), e, 0)
-	check(t, fmt.Sprintf("Reset(%v)", handles), f.reset(handles...), 0)
-	for i, h := range handles {
-		e, _ := f.timelineWait([]uint32{h}, points[i:i+1], 0, 0)
-		check(t, igttWaitCall(f, []uint32{h}, points[i:i+1], 0, 0)+" after Reset", e, errno.EINVAL)
-		f.destroy(h)
-	}
-	f.teardown()
-}
-
-func igttResetDuringWaitForSubmit(t *testing.T) {
-	f := newDRMFile(t)
-	h := f.mustCreate(0)
-	start := f.now()
-	f.clock.AfterFunc(start+short, func() {
-		check(t, "Reset(h) during the wait", f.reset(h), 0)
-		f.trigger(h, 1)
-	})
-	deadline := start + 2*short
-	call := igttWaitCall(f, []uint32{h}, []uint64{1}, deadline, igttFS)
-	ch := background(func() igttRes {
-		e, first := f.timelineWait([]uint32{h}, []uint64{1}, deadline, igttFS)
-		return igttRes{e, first}
-	})
-	f.waitArmed(2)
-	f.clock.AdvanceTo(start + short)
-	r := igttRecv(t, f, ch, deadline)
-	if r.e != 0 {
-		t.Errorf("%s = %v; want %v (a reset must not disturb a WAIT_FOR_SUBMIT wait)", call, r.e, errno.Errno(0))
-	}
-	f.destroy(h)
-	f.teardown()
-}
-
-func igttSignal(t *testing.T) {
-	f := newDRMFile(t)
-	h := f.mustCreate(0)
-	e, _ := f.timelineWait([]uint32{h}, []uint64{1}, 0, 0)
-	check(t, "TimelineWait([h], [1], timeout 0, flags 0) on a fresh syncobj", e, errno.EINVAL)
-	e, _ = f.timelineWait([]uint32{h}, []uint64{1}, 0, igttFS)
-	check(t, "TimelineWait([h], [1], timeout 0, FOR_SUBMIT) on a fresh syncobj", e, errno.ETIME)
-	check(t, "TimelineSignal([h], [1])", f.timelineSignal([]uint32{h}, []uint64{1}), 0)
-	e, _ = f.timelineWait([]uint32{h}, []uint64{1}, 0, 0)
-	check(t, "TimelineWait([h], [1], timeout 0, flags 0) after TimelineSignal", e, 0)
-	e, _ = f.timelineWait([]uint32{h}, []uint64{1}, 0, igttFS)
-	check(t, "TimelineWait([h], [1], timeout 0, FOR_SUBMIT) after TimelineSignal", e, 0)
-	f.destroy(h)
-	f.teardown()
-}
-
 func igttSignalPoint0(t *testing.T) {
 	f := newDRMFile(t)
 	h := f.mustCreate(0)
 	check(t, "TimelineSignal([h], [0])", f.timelineSignal([]uint32{h}, []uint64{0}), 0)
 	e, _ := f.timelineWait([]uint32{h}, []uint64{0}, 0, 0)
 	check(t, "TimelineWait([h], [0], timeout 0)", e, 0)
-	e, _ = f.wait([]uint32{h}, 0, igttFS)
+	e, _ = f.wait([]uint32{h}, 0, igtFS)
 	check(t, "Wait([h], timeout 0, FOR_SUBMIT)", e, 0)
-	f.destroy(h)
-	f.teardown()
-}
-
-// igttWaitSnapshot is wait-{any,all,for-submit,all-for-submit}-snapshot:
-// a waiter on two syncobjs at point 1 (deadline +SHORT) must keep the
-// fences it captured while the test signals, resets and re-attaches #0,
-// and finish when #1 signals.
-func igttWaitSnapshot(t *testing.T, flags uint32) {
-	f := newDRMFile(t)
-	handles := []uint32{f.mustCreate(0), f.mustCreate(0)}
-	points := []uint64{1, 1}
-	tls := []int32{-1, -1, -1}
-	if flags&igttFS == 0 {
-		tls[0] = f.attach(handles[0], points[0])
-		tls[1] = f.attach(handles[1], points[1])
-	}
-	deadline := f.now() + short
-	call := igttWaitCall(f, handles, points, deadline, flags)
-	ch := background(func() igttRes {
-		e, first := f.timelineWait(handles, points, deadline, flags)
-		return igttRes{e, first}
-	})
-	f.waitArmed(1)
-	f.clock.Advance(short / 5)
-
-	// Try to fake the kernel out by triggering or partially triggering #0.
-	if flags&igttAll != 0 {
-		if tls[0] == -1 {
-			f.trigger(handles[0], points[0])
-		} else {
-			f.swInc(tls[0], 1)
-		}
-	} else if flags&igttFS != 0 {
-		tls[0] = f.attach(handles[0], points[0])
-	}
-	f.clock.Advance(short / 5)
-	check(t, "Reset(#0) during the wait", f.reset(handles[0]), 0)
-	f.clock.Advance(short / 5)
-	// A fence that never signals: picking it up would time the wait out.
-	tls[2] = f.attach(handles[0], points[0])
-	f.clock.Advance(short / 5)
-	if tls[1] == -1 {
-		f.trigger(handles[1], points[1])
-	} else {
-		f.swInc(tls[1], 1)
-	}
-
-	r := igttRecv(t, f, ch, deadline)
-	if r.e != 0 {
-		t.Errorf("%s = %v; want %v", call, r.e, errno.Errno(0))
-	} else if flags&igttAll == 0 && r.first != 1 {
-		t.Errorf("%s: first_signaled = %d; want 1", call, r.first)
-	}
-	for _, tl := range tls {
-		if tl >= 0 {
-			f.fds.close(tl)
-		}
-	}
-	for _, h := range handles {
-		f.destroy(h)
-	}
-	f.teardown()
-}
-
-// igttShuffled is IGT's shuffled_0_7_x4: 0..7, each four times.
-var igttShuffled = [...]int{
-	2, 0, 6, 1, 1, 4, 5, 2, 0, 7, 1, 7, 6, 3, 4, 5,
-	0, 2, 7, 3, 5, 4, 0, 6, 7, 3, 2, 5, 6, 1, 4, 3,
-}
-
-// igttWaitComplex is wait-{any,all,for-submit,all-for-submit}-complex:
-// eight syncobjs at point 1 walk through unsubmitted → submitted →
-// signalled → reset → resubmitted in a shuffled order while a waiter
-// watches the first two (deadline +1 s).
-func igttWaitComplex(t *testing.T, flags uint32) {
-	const (
-		stageUnsubmitted = iota
-		stageSubmitted
-		stageSignaled
-		stageReset
-		stageResubmitted
-	)
-	f := newDRMFile(t)
-	var handles [8]uint32
-	points := []uint64{1, 1, 1, 1, 1, 1, 1, 1}
-	var stage [8]int
-	var tls [8]int32
-	for i := range handles {
-		handles[i] = f.mustCreate(0)
-		tls[i] = -1
-	}
-	if flags&igttFS == 0 {
-		for i := range handles {
-			tls[i] = f.attach(handles[i], points[i])
-		}
-	}
-	deadline := f.now() + 1_000*ms
-	call := igttWaitCall(f, handles[:2], points[:2], deadline, flags)
-	ch := background(func() igttRes {
-		e, first := f.timelineWait(handles[:2], points[:2], deadline, flags)
-		return igttRes{e, first}
-	})
-	f.waitArmed(1)
-	f.clock.Advance(20 * ms)
-
-	firstSignaled, numSignaled := -1, 0
-	for _, i := range igttShuffled {
-		s := stage[i]
-		stage[i]++
-		switch s {
-		case stageUnsubmitted:
-			if flags&igttFS == 0 {
-				if tls[i] == -1 {
-					t.Fatalf("syncobj %d: no fence attached up front", i)
-				}
-				break
-			}
-			tls[i] = f.attach(handles[i], points[i])
-		case stageSubmitted:
-			if tls[i] == -1 {
-				t.Fatalf("syncobj %d: no fence to signal", i)
-			}
-			f.swInc(tls[i], 1)
-			f.fds.close(tls[i])
-			tls[i] = -1
-			if numSignaled == 0 {
-				firstSignaled = i
-			}
-			numSignaled++
-		case stageSignaled:
-			check(t, fmt.Sprintf("Reset(#%d)", i), f.reset(handles[i]), 0)
-		case stageReset:
-			tls[i] = f.attach(handles[i], points[i])
-		case stageResubmitted:
-			t.Fatalf("syncobj %d: should not reach the resubmitted stage", i)
-		}
-		if flags&igttAll != 0 {
-			if numSignaled == len(handles) {
-				break
-			}
-		} else if numSignaled > 0 {
-			break
-		}
-		f.clock.Advance(10 * ms)
-	}
-
-	r := igttRecv(t, f, ch, deadline)
-	if r.e != 0 {
-		t.Errorf("%s = %v; want %v", call, r.e, errno.Errno(0))
-	}
-	if flags&igttAll != 0 {
-		if numSignaled != len(handles) {
-			t.Errorf("signalled %d syncobjs; want %d", numSignaled, len(handles))
-		}
-	} else {
-		if numSignaled != 1 {
-			t.Errorf("signalled %d syncobjs; want 1", numSignaled)
-		}
-		if r.e == 0 && r.first != uint32(firstSignaled) {
-			t.Errorf("%s: first_signaled = %d; want %d", call, r.first, firstSignaled)
-		}
-	}
-	for i := range handles {
-		if tls[i] >= 0 {
-			f.fds.close(tls[i])
-		}
-		f.destroy(handles[i])
-	}
-	f.teardown()
-}
-
-// igttWaitInterrupted is wait-{any,all}-interrupted: a wait on an
-// unsignalled point 1 (deadline +SHORT) under a signal storm. Each
-// interrupted attempt returns ERESTARTSYS and is restarted with the same
-// absolute deadline, a few ms later; the last one must report ETIME, and
-// only once the deadline has passed.
-func igttWaitInterrupted(t *testing.T, flags uint32) {
-	f := newDRMFile(t)
-	h := f.mustCreate(0)
-	tl := f.attach(h, 1)
-	deadline := f.now() + short
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // a signal is always pending
-	restarts := 0
-	first := igttWaitCall(f, []uint32{h}, []uint64{1}, deadline, flags)
-	var e errno.Errno
-	for {
-		e, _ = f.timelineWaitCtx(ctx, []uint32{h}, []uint64{1}, deadline, flags)
-		if e != errno.ERESTARTSYS {
-			break
-		}
-		restarts++
-		if restarts > 1000 {
-			t.Fatalf("%s: still ERESTARTSYS after %d restarts, %d ms past the deadline", first, restarts, (f.now()-deadline)/ms)
-		}
-		f.clock.Advance(3 * ms)
-	}
-	call := fmt.Sprintf("%s, restarted %d times", first, restarts)
-	check(t, call, e, errno.ETIME)
-	if restarts == 0 {
-		t.Errorf("%s: the pending signal never interrupted the wait; want ERESTARTSYS while the deadline is ahead", call)
-	}
-	if now := f.now(); e == errno.ETIME && now < deadline {
-		t.Errorf("%s: ETIME at %d ms before the deadline", call, (deadline-now)/ms)
-	}
-	if n := f.clock.Pending(); n != 0 {
-		t.Errorf("after the interrupted waits, %d timers still armed; want 0", n)
-	}
-	f.fds.close(tl)
 	f.destroy(h)
 	f.teardown()
 }
@@ -919,9 +348,9 @@ func igttHostSignalPoints(t *testing.T) {
 			t.Errorf("iteration %d: Query(h) after TimelineSignal(%d) = %d; want %d", i, value, q, value)
 		}
 		e, _ := f.timelineWait([]uint32{h}, []uint64{q}, 0, rawForSubmit)
-		check(t, fmt.Sprintf("iteration %d: %s", i, igttWaitCall(f, []uint32{h}, []uint64{q}, 0, rawForSubmit)), e, 0)
+		check(t, fmt.Sprintf("iteration %d: %s", i, igtTimeline.call(f, []uint32{h}, []uint64{q}, 0, rawForSubmit)), e, 0)
 		e, _ = f.timelineWait([]uint32{h}, []uint64{q - 1}, 0, rawAll)
-		check(t, fmt.Sprintf("iteration %d: %s", i, igttWaitCall(f, []uint32{h}, []uint64{q - 1}, 0, rawAll)), e, 0)
+		check(t, fmt.Sprintf("iteration %d: %s", i, igtTimeline.call(f, []uint32{h}, []uint64{q - 1}, 0, rawAll)), e, 0)
 	}
 	f.destroy(h)
 	f.teardown()
@@ -985,9 +414,9 @@ func igttDeviceSignalUnordered(t *testing.T) {
 		}
 		value = max(value, q)
 		e, _ := f.timelineWait([]uint32{h}, []uint64{q}, 0, rawForSubmit)
-		check(t, igttWaitCall(f, []uint32{h}, []uint64{q}, 0, rawForSubmit), e, 0)
+		check(t, igtTimeline.call(f, []uint32{h}, []uint64{q}, 0, rawForSubmit), e, 0)
 		e, _ = f.timelineWait([]uint32{h}, []uint64{q}, 0, rawAll)
-		check(t, igttWaitCall(f, []uint32{h}, []uint64{q}, 0, rawAll), e, 0)
+		check(t, igtTimeline.call(f, []uint32{h}, []uint64{q}, 0, rawAll), e, 0)
 	}
 	for _, ffd := range fences {
 		f.fds.close(ffd)
@@ -1015,9 +444,9 @@ func igttDeviceSubmitUnordered(t *testing.T) {
 	}
 	const rawForSubmit, rawAll = 1, 2 // see host-signal-points
 	e, _ := f.timelineWait([]uint32{h}, []uint64{q}, 0, rawForSubmit)
-	check(t, igttWaitCall(f, []uint32{h}, []uint64{q}, 0, rawForSubmit), e, 0)
+	check(t, igtTimeline.call(f, []uint32{h}, []uint64{q}, 0, rawForSubmit), e, 0)
 	e, _ = f.timelineWait([]uint32{h}, []uint64{q}, 0, rawAll)
-	check(t, igttWaitCall(f, []uint32{h}, []uint64{q}, 0, rawAll), e, 0)
+	check(t, igtTimeline.call(f, []uint32{h}, []uint64{q}, 0, rawAll), e, 0)
 	f.destroy(h)
 	f.fds.close(tlfd)
 	f.teardown()
@@ -1150,56 +579,48 @@ func TestIGTSyncobjTimeline(t *testing.T) {
 		t.Run(tc.name, tc.fn)
 	}
 
+	igtCheckTable(t, igtTimeline, "single-wait", 1, igttSingleWaitMatrix)
+	igtCheckTable(t, igtTimeline, "multi-wait", 5, igttMultiWaitMatrix)
 	for _, row := range igttSingleWaitMatrix {
-		t.Run(row.name, func(t *testing.T) {
-			if n := igttMatrixName("single-wait", row.flags, row.states, row.want); n != row.name {
-				t.Errorf("table row %q: IGT's loop names (%s, flags %s, %v) %q", row.name, row.states, igttFlags(row.flags), row.want, n)
-			}
-			igttSingleWait(t, row)
-		})
+		t.Run(row.name, func(t *testing.T) { igtRunMatrix(t, igtTimeline, "single-wait", row, igtTimeline.points(1)) })
 	}
 
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T)
 	}{
-		{"wait-delayed-signal", func(t *testing.T) { igttWaitDelayed(t, 0) }},
-		{"wait-for-submit-delayed-submit", func(t *testing.T) { igttWaitDelayed(t, igttFS) }},
-		{"wait-all-delayed-signal", func(t *testing.T) { igttWaitDelayed(t, igttAll) }},
-		{"wait-all-for-submit-delayed-submit", func(t *testing.T) { igttWaitDelayed(t, igttAll|igttFS) }},
-		{"reset-unsignaled", igttResetUnsignaled},
-		{"reset-signaled", igttResetSignaled},
-		{"reset-multiple-signaled", igttResetMultipleSignaled},
-		{"reset-during-wait-for-submit", igttResetDuringWaitForSubmit},
-		{"signal", igttSignal},
+		{"wait-delayed-signal", func(t *testing.T) { igtDelayedSignal(t, igtTimeline, 0) }},
+		{"wait-for-submit-delayed-submit", func(t *testing.T) { igtDelayedSignal(t, igtTimeline, igtFS) }},
+		{"wait-all-delayed-signal", func(t *testing.T) { igtDelayedSignal(t, igtTimeline, igtAll) }},
+		{"wait-all-for-submit-delayed-submit", func(t *testing.T) { igtDelayedSignal(t, igtTimeline, igtAll|igtFS) }},
+		{"reset-unsignaled", func(t *testing.T) { igtResetUnsignaled(t, igtTimeline) }},
+		{"reset-signaled", func(t *testing.T) { igtResetSignaled(t, igtTimeline) }},
+		{"reset-multiple-signaled", func(t *testing.T) { igtResetMultipleSignaled(t, igtTimeline) }},
+		{"reset-during-wait-for-submit", func(t *testing.T) { igtResetDuringWaitForSubmit(t, igtTimeline) }},
+		{"signal", func(t *testing.T) { igtSignal(t, igtTimeline) }},
 		{"signal-point-0", igttSignalPoint0},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
 
 	for i, row := range igttMultiWaitMatrix {
-		t.Run(row.name, func(t *testing.T) {
-			if n := igttMatrixName("multi-wait", row.flags, row.states, row.want); n != row.name {
-				t.Errorf("table row %q: IGT's loop names (%s, flags %s, %v) %q", row.name, row.states, igttFlags(row.flags), row.want, n)
-			}
-			igttMultiWait(t, i, row)
-		})
+		t.Run(row.name, func(t *testing.T) { igtRunMatrix(t, igtTimeline, "multi-wait", row, igttMultiWaitPoints(i)) })
 	}
 
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T)
 	}{
-		{"wait-any-snapshot", func(t *testing.T) { igttWaitSnapshot(t, 0) }},
-		{"wait-all-snapshot", func(t *testing.T) { igttWaitSnapshot(t, igttAll) }},
-		{"wait-for-submit-snapshot", func(t *testing.T) { igttWaitSnapshot(t, igttFS) }},
-		{"wait-all-for-submit-snapshot", func(t *testing.T) { igttWaitSnapshot(t, igttAll|igttFS) }},
-		{"wait-any-complex", func(t *testing.T) { igttWaitComplex(t, 0) }},
-		{"wait-all-complex", func(t *testing.T) { igttWaitComplex(t, igttAll) }},
-		{"wait-for-submit-complex", func(t *testing.T) { igttWaitComplex(t, igttFS) }},
-		{"wait-all-for-submit-complex", func(t *testing.T) { igttWaitComplex(t, igttAll|igttFS) }},
-		{"wait-any-interrupted", func(t *testing.T) { igttWaitInterrupted(t, 0) }},
-		{"wait-all-interrupted", func(t *testing.T) { igttWaitInterrupted(t, igttAll) }},
+		{"wait-any-snapshot", func(t *testing.T) { igtSnapshot(t, igtTimeline, 0) }},
+		{"wait-all-snapshot", func(t *testing.T) { igtSnapshot(t, igtTimeline, igtAll) }},
+		{"wait-for-submit-snapshot", func(t *testing.T) { igtSnapshot(t, igtTimeline, igtFS) }},
+		{"wait-all-for-submit-snapshot", func(t *testing.T) { igtSnapshot(t, igtTimeline, igtAll|igtFS) }},
+		{"wait-any-complex", func(t *testing.T) { igtComplex(t, igtTimeline, 0) }},
+		{"wait-all-complex", func(t *testing.T) { igtComplex(t, igtTimeline, igtAll) }},
+		{"wait-for-submit-complex", func(t *testing.T) { igtComplex(t, igtTimeline, igtFS) }},
+		{"wait-all-for-submit-complex", func(t *testing.T) { igtComplex(t, igtTimeline, igtAll|igtFS) }},
+		{"wait-any-interrupted", func(t *testing.T) { igtInterrupted(t, igtTimeline, 0) }},
+		{"wait-all-interrupted", func(t *testing.T) { igtInterrupted(t, igtTimeline, igtAll) }},
 		{"host-signal-points", igttHostSignalPoints},
 		{"device-signal-unordered", igttDeviceSignalUnordered},
 		{"device-submit-unordered", igttDeviceSubmitUnordered},
@@ -1289,7 +710,7 @@ func igttEventfdRegister(t *testing.T, f *drmFile, h uint32, point uint64) (wait
 	wait, waitFD := igttEventfd(f)
 	avail, availFD := igttEventfd(f)
 	check(t, fmt.Sprintf("Eventfd(h, point %d, flags 0)", point), f.eventfd(h, point, waitFD, 0), 0)
-	check(t, fmt.Sprintf("Eventfd(h, point %d, WAIT_AVAILABLE)", point), f.eventfd(h, point, availFD, igttAV), 0)
+	check(t, fmt.Sprintf("Eventfd(h, point %d, WAIT_AVAILABLE)", point), f.eventfd(h, point, availFD, igtAV), 0)
 	return wait, avail
 }
 

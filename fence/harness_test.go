@@ -3,6 +3,7 @@ package fence
 import (
 	"context"
 	"encoding/binary"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -374,8 +375,12 @@ func (f *drmFile) eventfd(h uint32, point uint64, fd int32, flags uint32) errno.
 }
 
 // swTimeline opens sw_sync and returns the timeline and its fd.
-func (f *drmFile) swTimeline() (*Timeline, int32) {
-	tl := f.d.NewTimeline("igt")
+func (f *drmFile) swTimeline() (*Timeline, int32) { return f.swTimelineNamed("igt") }
+
+// swTimelineNamed is swTimeline with the timeline name sync_file info
+// reports for its fences.
+func (f *drmFile) swTimelineNamed(name string) (*Timeline, int32) {
+	tl := f.d.NewTimeline(name)
 	return tl, f.fds.open(tl)
 }
 
@@ -420,7 +425,14 @@ func (f *drmFile) importSyncFile(h uint32, fd int32) {
 // It returns the timeline fd; swInc(fd, 1) signals the fence.
 func (f *drmFile) attach(h uint32, point uint64) int32 {
 	f.t.Helper()
-	_, tlfd := f.swTimeline()
+	return f.attachNamed(h, point, "igt")
+}
+
+// attachNamed is attach with a timeline of the given name, which sync_file
+// info reports as the fence's timeline.
+func (f *drmFile) attachNamed(h uint32, point uint64, name string) int32 {
+	f.t.Helper()
+	_, tlfd := f.swTimelineNamed(name)
 	ffd := f.swFence(tlfd, 1)
 	if point == 0 {
 		f.importSyncFile(h, ffd)
@@ -428,7 +440,7 @@ func (f *drmFile) attach(h uint32, point uint64) int32 {
 		tmp := f.mustCreate(0)
 		f.importSyncFile(tmp, ffd)
 		if e := f.transfer(h, point, tmp, 0, 0); e != 0 {
-			f.t.Fatalf("TRANSFER(%d:0 -> %d:%d) = %v", tmp, h, point, e)
+			f.t.Fatalf("TRANSFER(%d:0 -> %d:%d) = %v; want 0", tmp, h, point, e)
 		}
 		f.destroy(tmp)
 	}
@@ -443,6 +455,9 @@ func (f *drmFile) trigger(h uint32, point uint64) {
 	f.swInc(tlfd, 1)
 	f.fds.close(tlfd)
 }
+
+// yield lets other goroutines run while a test spins waiting for them.
+func yield() { runtime.Gosched() }
 
 // background runs fn on its own goroutine and returns a channel with its
 // result.

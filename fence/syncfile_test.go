@@ -58,6 +58,27 @@ func sfDomain() (*Domain, *ManualClock) {
 }
 
 // sfNextFD is the fd the next Reserve would hand out.
+// sfFDState is what a failed ioctl must leave as it found it: the next fd
+// a reservation would get, how many fds are open, and how many sync_files
+// are alive.
+type sfFDState struct {
+	next      int32
+	open      int
+	syncFiles int64
+}
+
+func sfState(f *drmFile) sfFDState {
+	return sfFDState{next: sfNextFD(f), open: sfOpenFDs(f), syncFiles: f.d.Live().SyncFiles}
+}
+
+// sfUnchanged reports any difference between before and now.
+func sfUnchanged(t *testing.T, f *drmFile, before sfFDState, what string) {
+	t.Helper()
+	if now := sfState(f); now != before {
+		t.Errorf("after %s, fd table and sync_files = %+v; want %+v (nothing reserved, opened or leaked)", what, now, before)
+	}
+}
+
 func sfNextFD(f *drmFile) int32 {
 	fd, e := f.fds.Reserve()
 	if e != 0 {
@@ -80,23 +101,18 @@ func sfOpenFDs(f *drmFile) int {
 	return n
 }
 
-func sfSync(f *drmFile, fd int32) *SyncFile {
+// sfFile returns the file at fd as a T, failing the test if it is not one.
+func sfFile[T File](f *drmFile, fd int32) T {
 	f.t.Helper()
-	s, ok := f.fds.file(fd).(*SyncFile)
+	x, ok := f.fds.file(fd).(T)
 	if !ok {
-		f.t.Fatalf("fd %d is not a sync_file", fd)
+		f.t.Fatalf("fd %d is a %T; want a %T", fd, f.fds.file(fd), x)
 	}
-	return s
+	return x
 }
 
-func sfTL(f *drmFile, fd int32) *Timeline {
-	f.t.Helper()
-	tl, ok := f.fds.file(fd).(*Timeline)
-	if !ok {
-		f.t.Fatalf("fd %d is not an sw_sync timeline", fd)
-	}
-	return tl
-}
+func sfSync(f *drmFile, fd int32) *SyncFile { f.t.Helper(); return sfFile[*SyncFile](f, fd) }
+func sfTL(f *drmFile, fd int32) *Timeline   { f.t.Helper(); return sfFile[*Timeline](f, fd) }
 
 func sfFenceOf(f *drmFile, fd int32) *Fence {
 	f.t.Helper()
@@ -105,12 +121,6 @@ func sfFenceOf(f *drmFile, fd int32) *Fence {
 		f.t.Fatalf("SyncFileFence(%d): not a sync_file", fd)
 	}
 	return fe
-}
-
-// sfNamedTimeline opens an sw_sync timeline called name.
-func sfNamedTimeline(f *drmFile, name string) (*Timeline, int32) {
-	tl := f.d.NewTimeline(name)
-	return tl, f.fds.open(tl)
 }
 
 // sfCreateFence issues SW_SYNC_IOC_CREATE_FENCE and returns the argument as
@@ -254,30 +264,13 @@ func sfGetDeadline(f *drmFile, tlfd, fencefd int32) (uint64, errno.Errno) {
 	return out.DeadlineNs, e
 }
 
-// sfAttachNamed attaches a fresh pending sw_sync point (value 1 on a new
-// timeline called name) to timeline point `point` of syncobj h, as IGT's
-// syncobj_attach_sw_sync does, and returns the timeline fd.
-func sfAttachNamed(f *drmFile, h uint32, point uint64, name string) int32 {
-	f.t.Helper()
-	_, tlfd := sfNamedTimeline(f, name)
-	ffd := f.swFence(tlfd, 1)
-	tmp := f.mustCreate(0)
-	f.importSyncFile(tmp, ffd)
-	if e := f.transfer(h, point, tmp, 0, 0); e != 0 {
-		f.t.Fatalf("TRANSFER(%d:0 -> %d:%d) = %v; want 0", tmp, h, point, e)
-	}
-	f.destroy(tmp)
-	f.fds.close(ffd)
-	return tlfd
-}
-
 // sfExportChain builds a timeline syncobj with points 1 (timeline nameA)
 // and 2 (timeline nameB) and exports its head as a sync_file.
 func sfExportChain(f *drmFile, nameA, nameB string) (syncFD, tlA, tlB int32) {
 	f.t.Helper()
 	h := f.mustCreate(0)
-	tlA = sfAttachNamed(f, h, 1, nameA)
-	tlB = sfAttachNamed(f, h, 2, nameB)
+	tlA = f.attachNamed(h, 1, nameA)
+	tlB = f.attachNamed(h, 2, nameB)
 	fd, e := f.handleToFD(h, DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE)
 	if e != 0 {
 		f.t.Fatalf("HANDLE_TO_FD(%d, EXPORT_SYNC_FILE) = %v; want 0", h, e)
@@ -302,8 +295,8 @@ func TestSyncFileName(t *testing.T) {
 	})
 	t.Run("merge names", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, tla := sfNamedTimeline(f, "a")
-		_, tlb := sfNamedTimeline(f, "b")
+		_, tla := f.swTimelineNamed("a")
+		_, tlb := f.swTimelineNamed("b")
 		fa, fb := f.swFence(tla, 1), f.swFence(tlb, 1)
 		long := strings.Repeat("x", 32)
 		for _, tc := range []struct{ name, arg, want string }{
@@ -441,31 +434,26 @@ func TestSyncFileMerge(t *testing.T) {
 	})
 	t.Run("copy-out fault releases the fd", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, tla := sfNamedTimeline(f, "a")
-		_, tlb := sfNamedTimeline(f, "b")
+		_, tla := f.swTimelineNamed("a")
+		_, tlb := f.swTimelineNamed("b")
 		fa, fb := f.swFence(tla, 1), f.swFence(tlb, 1)
-		before, open := sfNextFD(f), sfOpenFDs(f)
+		before := sfState(f)
+		if before.syncFiles != 2 {
+			t.Fatalf("live sync_files before the merge = %d; want 2", before.syncFiles)
+		}
 		a := sfMergeArg(fb, "m")
 		arg := sfPut(f.mem, &a, SyncMergeDataSize)
 		mem := sfFaultOut{f.mem, arg}
 		if got := sfSync(f, fa).Ioctl(mem, f.fds, SYNC_IOC_MERGE, arg); got != errno.EFAULT {
 			t.Errorf("SYNC_IOC_MERGE with a faulting copy-out = %v; want EFAULT", got)
 		}
-		if got := sfNextFD(f); got != before {
-			t.Errorf("after copy-out fault, next fd = %d; want %d", got, before)
-		}
-		if got := sfOpenFDs(f); got != open {
-			t.Errorf("after copy-out fault, open fds = %d; want %d", got, open)
-		}
-		if got := f.d.Live().SyncFiles; got != 2 {
-			t.Errorf("after copy-out fault, live sync_files = %d; want 2", got)
-		}
+		sfUnchanged(t, f, before, "a copy-out fault in MERGE")
 		f.teardown()
 	})
 	t.Run("success writes the new fd", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, tla := sfNamedTimeline(f, "a")
-		_, tlb := sfNamedTimeline(f, "b")
+		_, tla := f.swTimelineNamed("a")
+		_, tlb := f.swTimelineNamed("b")
 		fa, fb := f.swFence(tla, 1), f.swFence(tlb, 1)
 		want := sfNextFD(f)
 		out, _, e := sfMergeRaw(f, f.mem, fa, sfMergeArg(fb, "m"))
@@ -498,8 +486,8 @@ func TestSyncFileMerge(t *testing.T) {
 	})
 	t.Run("two timelines give an array sorted by context", func(t *testing.T) {
 		f := newDRMFile(t)
-		tlA, fdA := sfNamedTimeline(f, "a")
-		tlB, fdB := sfNamedTimeline(f, "b")
+		tlA, fdA := f.swTimelineNamed("a")
+		tlB, fdB := f.swTimelineNamed("b")
 		pa, pb := f.swFence(fdA, 1), f.swFence(fdB, 1)
 		next := f.d.AllocContexts(1) + 1
 		m := sfMerge(f, pb, pa, "m")
@@ -531,8 +519,8 @@ func TestSyncFileMerge(t *testing.T) {
 	})
 	t.Run("all signalled gives a private stub", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, fdA := sfNamedTimeline(f, "a")
-		_, fdB := sfNamedTimeline(f, "b")
+		_, fdA := f.swTimelineNamed("a")
+		_, fdB := f.swTimelineNamed("b")
 		pa, pb := f.swFence(fdA, 1), f.swFence(fdB, 1)
 		f.swInc(fdB, 1)
 		tb := f.now()
@@ -558,8 +546,8 @@ func TestSyncFileMerge(t *testing.T) {
 func TestSyncFileInfo(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, fdA := sfNamedTimeline(f, "a")
-		_, fdB := sfNamedTimeline(f, "b")
+		_, fdA := f.swTimelineNamed("a")
+		_, fdB := f.swTimelineNamed("b")
 		m := sfMerge(f, f.swFence(fdA, 1), f.swFence(fdB, 1), "m") // two leaves
 		buf := f.mem.alloc(4 * SyncFenceInfoSize)
 		for _, tc := range []struct {
@@ -638,8 +626,8 @@ func TestSyncFileInfo(t *testing.T) {
 	})
 	t.Run("merged array of two timelines", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, fdA := sfNamedTimeline(f, "tl-a")
-		_, fdB := sfNamedTimeline(f, "tl-b")
+		_, fdA := f.swTimelineNamed("tl-a")
+		_, fdB := f.swTimelineNamed("tl-b")
 		pa, pb := f.swFence(fdA, 1), f.swFence(fdB, 1)
 		m := sfMerge(f, pb, pa, "merged") // leaves come out in context order: a, b
 		sfWantInfo(t, f, m, "merged", 0, []sfLeaf{{"tl-a", "sw_sync", 0, 0, 0}, {"tl-b", "sw_sync", 0, 0, 0}}, 0)
@@ -657,8 +645,8 @@ func TestSyncFileInfo(t *testing.T) {
 	})
 	t.Run("merged array, pending leaf before errored leaf", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, fdA := sfNamedTimeline(f, "tl-a")
-		_, fdB := sfNamedTimeline(f, "tl-b")
+		_, fdA := f.swTimelineNamed("tl-a")
+		_, fdB := f.swTimelineNamed("tl-b")
 		m := sfMerge(f, f.swFence(fdA, 1), f.swFence(fdB, 1), "m")
 		f.clock.Advance(ms)
 		f.fds.close(fdB)
@@ -756,8 +744,8 @@ func TestSyncFileSetDeadline(t *testing.T) {
 	})
 	t.Run("through an array", func(t *testing.T) {
 		f := newDRMFile(t)
-		_, fdA := sfNamedTimeline(f, "a")
-		_, fdB := sfNamedTimeline(f, "b")
+		_, fdA := f.swTimelineNamed("a")
+		_, fdB := f.swTimelineNamed("b")
 		pa, pb := f.swFence(fdA, 1), f.swFence(fdB, 1)
 		m := sfMerge(f, pa, pb, "m")
 		sfSetDeadline(f, m, 1234)
@@ -868,36 +856,23 @@ func TestSwSyncCreateFence(t *testing.T) {
 	t.Run("copy-in fault", func(t *testing.T) {
 		f := newDRMFile(t)
 		_, tlfd := f.swTimeline()
-		before := sfNextFD(f)
+		before := sfState(f)
 		if got := sfTL(f, tlfd).Ioctl(f.mem, f.fds, SW_SYNC_IOC_CREATE_FENCE, sfBadAddr); got != errno.EFAULT {
 			t.Errorf("SW_SYNC_IOC_CREATE_FENCE(%#x) = %v; want EFAULT", sfBadAddr, got)
 		}
-		if got := sfNextFD(f); got != before {
-			t.Errorf("after EFAULT, next fd = %d; want %d", got, before)
-		}
-		if got := f.d.Live().SyncFiles; got != 0 {
-			t.Errorf("after EFAULT, live sync_files = %d; want 0", got)
-		}
+		sfUnchanged(t, f, before, "a copy-in fault in CREATE_FENCE")
 		f.teardown()
 	})
 	t.Run("copy-out fault", func(t *testing.T) {
 		f := newDRMFile(t)
 		_, tlfd := f.swTimeline()
-		before, open := sfNextFD(f), sfOpenFDs(f)
+		before := sfState(f)
 		in := SwSyncCreateFenceData{Value: 1, Fence: -1}
 		arg := sfPut(f.mem, &in, SwSyncCreateFenceDataSize)
 		if got := sfTL(f, tlfd).Ioctl(sfFaultOut{f.mem, arg}, f.fds, SW_SYNC_IOC_CREATE_FENCE, arg); got != errno.EFAULT {
 			t.Errorf("SW_SYNC_IOC_CREATE_FENCE with faulting copy-out = %v; want EFAULT", got)
 		}
-		if got := sfNextFD(f); got != before {
-			t.Errorf("after copy-out EFAULT, next fd = %d; want %d", got, before)
-		}
-		if got := sfOpenFDs(f); got != open {
-			t.Errorf("after copy-out EFAULT, open fds = %d; want %d", got, open)
-		}
-		if got := f.d.Live().SyncFiles; got != 0 {
-			t.Errorf("after copy-out EFAULT, live sync_files = %d; want 0", got)
-		}
+		sfUnchanged(t, f, before, "a copy-out fault in CREATE_FENCE")
 		f.teardown()
 	})
 	t.Run("fd, names, context and seqno", func(t *testing.T) {
@@ -1108,7 +1083,7 @@ func TestSwSyncClose(t *testing.T) {
 func TestSwSyncGetDeadline(t *testing.T) {
 	f := newDRMFile(t)
 	_, tlfd := f.swTimeline()
-	_, otherfd := sfNamedTimeline(f, "other")
+	_, otherfd := f.swTimelineNamed("other")
 	pt := f.swFence(tlfd, 1)
 	fresh := f.swFence(tlfd, 2)
 	otherPt := f.swFence(otherfd, 1)

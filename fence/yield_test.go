@@ -1,5 +1,0 @@
-package fence
-
-import "runtime"
-
-func yield() { runtime.Gosched() }

@@ -160,7 +160,8 @@ func (q *DeviceQueue) fail(err error) error {
 }
 
 // Pop takes the next available chain. It returns nil, nil when the driver
-// has made nothing more available. Cost is bounded by the queue size, or
+// has made nothing more available, and then, with EVENT_IDX, publishes
+// avail_event so the driver's next addition is notified. Cost is bounded by the queue size, or
 // MaxIndirect for a chain through an indirect table.
 func (q *DeviceQueue) Pop() (*Chain, error) {
 	if q.broken != nil {
@@ -172,6 +173,11 @@ func (q *DeviceQueue) Pop() (*Chain, error) {
 	}
 	pending := availIdx - q.lastAvail
 	if pending == 0 {
+		// With EVENT_IDX, ask to be notified as soon as the driver makes
+		// anything more available (avail_event, §2.7.10).
+		if q.eventIdx {
+			q.mem.PutU16(q.l.Used+4+UsedElemSize*uint64(q.l.Size), q.lastAvail)
+		}
 		return nil, nil
 	}
 	if pending > q.l.Size {

@@ -53,10 +53,17 @@ type Config struct {
 	// Interrupt is called with a queue index when the driver asked to be
 	// told about new used buffers on it; nil ignores it.
 	Interrupt func(queue int)
+	// Threading is how the modelled GPU runs jobs.
+	Threading Threading
+	// Faults are injected into jobs on the timelines they name.
+	Faults []Fault
 }
 
-// DefaultFeatures is what a device offers unless told otherwise.
-const DefaultFeatures = 1<<VIRTIO_GPU_F_EDID | 1<<VIRTIO_GPU_F_RESOURCE_BLOB |
+// DefaultFeatures is what a device offers unless told otherwise: 3D with
+// context init (fencelab's renderer and per-ring fence timelines), EDID,
+// resource UUIDs, and the ring features Linux uses.
+const DefaultFeatures = 1<<VIRTIO_GPU_F_VIRGL | 1<<VIRTIO_GPU_F_EDID | 1<<VIRTIO_GPU_F_RESOURCE_UUID |
+	1<<VIRTIO_GPU_F_CONTEXT_INIT |
 	1<<virtio.VIRTIO_F_INDIRECT_DESC | 1<<virtio.VIRTIO_F_EVENT_IDX | 1<<virtio.VIRTIO_F_VERSION_1
 
 // Device is a virtio-gpu device. It is not safe for concurrent use.
@@ -76,6 +83,12 @@ type Device struct {
 	hostmem   uint64
 	scanouts  []scanout
 	cursor    Cursor
+
+	contexts    map[uint32]*context3D
+	fences      map[timelineKey]*fenceTimeline
+	workers     []*worker
+	workerIndex map[workerKey]int
+	dropped     []uint16
 }
 
 // New returns a device on guest memory m.
@@ -104,8 +117,19 @@ func New(m *virtio.Memory, cfg Config) (*Device, error) {
 	if sink == nil {
 		sink = timeline.Discard
 	}
-	return &Device{cfg: cfg, mem: m, sink: sink, resources: map[uint32]*resource{},
-		scanouts: make([]scanout, len(cfg.Displays))}, nil
+	cfg.Faults = append([]Fault(nil), cfg.Faults...) // counts are used up in place
+	d := &Device{cfg: cfg, mem: m, sink: sink}
+	d.clear()
+	return d, nil
+}
+
+// clear empties every piece of device state the driver can create.
+func (d *Device) clear() {
+	d.resources = map[uint32]*resource{}
+	d.scanouts = make([]scanout, len(d.cfg.Displays))
+	d.contexts = map[uint32]*context3D{}
+	d.fences = map[timelineKey]*fenceTimeline{}
+	d.workerIndex = map[workerKey]int{}
 }
 
 // DeviceFeatures returns the feature bits the device offers.
@@ -139,8 +163,8 @@ func (d *Device) SetStatus(s uint8) {
 }
 
 func (d *Device) reset() {
-	*d = Device{cfg: d.cfg, mem: d.mem, sink: d.sink, now: d.now,
-		resources: map[uint32]*resource{}, scanouts: make([]scanout, len(d.cfg.Displays))}
+	*d = Device{cfg: d.cfg, mem: d.mem, sink: d.sink, now: d.now}
+	d.clear()
 }
 
 // ReadConfig reads struct virtio_gpu_config at offset off into b. Bytes
@@ -149,7 +173,7 @@ func (d *Device) ReadConfig(off uint32, b []byte) {
 	var cfg [configSize]byte
 	le.PutUint32(cfg[configEventsRead:], d.eventsRead)
 	le.PutUint32(cfg[configNumScanouts:], uint32(len(d.cfg.Displays)))
-	le.PutUint32(cfg[configNumCapsets:], 0)
+	le.PutUint32(cfg[configNumCapsets:], d.numCapsets())
 	for i := range b {
 		b[i] = 0
 		if o := uint64(off) + uint64(i); o < configSize {
@@ -209,6 +233,7 @@ func (d *Device) Kick(q int, now int64) {
 		}
 		d.queues[q] = vq
 	}
+	d.Advance(now)
 	for range d.layouts[q].Size {
 		c, err := vq.Pop()
 		if err != nil {
@@ -225,6 +250,8 @@ func (d *Device) Kick(q int, now int64) {
 			d.cursorCmd(vq, c)
 		}
 	}
+	// New jobs may start, and finish, at once.
+	d.Advance(now)
 	if vq.NeedInterrupt() && d.cfg.Interrupt != nil {
 		d.cfg.Interrupt(q)
 	}
@@ -254,7 +281,22 @@ func (d *Device) control(vq *virtio.DeviceQueue, c *virtio.Chain) {
 	hdr.Unmarshal(req)
 	d.emit(timeline.Event{Kind: timeline.Request, Queue: ControlQ, Head: c.Head, Cmd: hdr.Type,
 		Flags: hdr.Flags, FenceID: hdr.FenceID, CtxID: hdr.CtxID, RingIdx: hdr.RingIdx})
-	d.respond(vq, c, hdr, d.execute(hdr, req[CtrlHdrSize:]))
+	resp, j := d.execute(hdr, req[CtrlHdrSize:])
+	fenced := hdr.Flags&VIRTIO_GPU_FLAG_FENCE != 0
+	switch {
+	case !fenced:
+		d.respond(vq, c, hdr, resp)
+	case j != nil:
+		// Answered when the job is done and the timeline retires it.
+		j.item = d.park(hdr, c, resp, false)
+	default:
+		// Done now, but answered in order on its timeline.
+		d.park(hdr, c, resp, true)
+		d.retire(keyOf(hdr))
+	}
+	if j != nil {
+		d.enqueue(j)
+	}
 }
 
 // respond writes resp (its header type set, the rest of the header filled
@@ -293,38 +335,59 @@ func responseSized(typ uint32, size int) []byte {
 	return b
 }
 
-// execute runs one command and returns its response.
-func (d *Device) execute(h CtrlHdr, body []byte) []byte {
+// execute runs one command and returns its response, and the job that
+// completes it when it is work for the GPU.
+func (d *Device) execute(h CtrlHdr, body []byte) ([]byte, *job) {
 	switch h.Type {
 	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
-		return d.getDisplayInfo()
+		return d.getDisplayInfo(), nil
 	case VIRTIO_GPU_CMD_GET_EDID:
-		return d.getEDID(body)
+		return d.getEDID(body), nil
 	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
-		return d.resourceCreate2D(body)
+		return d.resourceCreate2D(body), nil
 	case VIRTIO_GPU_CMD_RESOURCE_UNREF:
-		return d.resourceUnref(body)
+		return d.resourceUnref(body), nil
 	case VIRTIO_GPU_CMD_SET_SCANOUT:
-		return d.setScanout(body)
+		return d.setScanout(body), nil
 	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
-		return d.resourceFlush(body)
+		return d.resourceFlush(body), nil
 	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
-		return d.transferToHost2D(body)
+		return d.transferToHost2D(body), nil
 	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
-		return d.attachBacking(body)
+		return d.attachBacking(body), nil
 	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING:
-		return d.detachBacking(body)
+		return d.detachBacking(body), nil
 	case VIRTIO_GPU_CMD_GET_CAPSET_INFO:
-		return d.getCapsetInfo(body)
+		return d.getCapsetInfo(body), nil
 	case VIRTIO_GPU_CMD_GET_CAPSET:
-		// No capsets yet: every id is unknown (QEMU: ERR_INVALID_PARAMETER).
-		if len(body) < getCapsetSize {
-			return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
+		return d.getCapset(body), nil
+	case VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID:
+		if d.has(VIRTIO_GPU_F_RESOURCE_UUID) {
+			return d.assignUUID(body), nil
 		}
-		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)
 	}
-	// Unknown commands, and the 3D ones while VIRGL is not offered.
-	return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
+	if d.has(VIRTIO_GPU_F_VIRGL) {
+		switch h.Type {
+		case VIRTIO_GPU_CMD_CTX_CREATE:
+			return d.ctxCreate(h, body), nil
+		case VIRTIO_GPU_CMD_CTX_DESTROY:
+			return d.ctxDestroy(h), nil
+		case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:
+			return d.ctxResource(h, body, true), nil
+		case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:
+			return d.ctxResource(h, body, false), nil
+		case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:
+			return d.resourceCreate3D(body), nil
+		case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
+			return d.transfer3DCmd(h, body, true)
+		case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
+			return d.transfer3DCmd(h, body, false)
+		case VIRTIO_GPU_CMD_SUBMIT_3D:
+			return d.submit3D(h, body)
+		}
+	}
+	// Unknown commands, and commands of features not negotiated.
+	return response(VIRTIO_GPU_RESP_ERR_UNSPEC), nil
 }
 
 // cursorCmd handles one cursorq chain. Cursor commands have no response:

@@ -2,6 +2,7 @@ package device
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"fencelab/timeline"
@@ -28,8 +29,16 @@ const guestMemSize = 16 << 20
 
 func newGuest(t testing.TB, cfg Config) *testGuest {
 	t.Helper()
-	g := &testGuest{t: t, mem: virtio.NewMemory(guestMemSize), rec: &timeline.Recorder{}, next: 0x1000}
-	cfg.Sink = g.rec
+	return newGuestSized(t, cfg, guestMemSize)
+}
+
+// newGuestSized is newGuest with size bytes of guest memory.
+func newGuestSized(t testing.TB, cfg Config, size int) *testGuest {
+	t.Helper()
+	g := &testGuest{t: t, mem: virtio.NewMemory(size), rec: &timeline.Recorder{}, next: 0x1000}
+	if cfg.Sink == nil {
+		cfg.Sink = g.rec
+	}
 	cfg.Interrupt = func(q int) { g.irqs = append(g.irqs, q) }
 	dev, err := New(g.mem, cfg)
 	if err != nil {
@@ -197,7 +206,5 @@ func respName(t uint32) string {
 	if n, ok := names[t]; ok {
 		return n
 	}
-	return "resp(" + itoa(t) + ")"
+	return fmt.Sprintf("resp(%#x)", t)
 }
-
-func itoa(v uint32) string { return timeline.Kind(v).String()[len("kind-"):] }

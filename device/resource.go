@@ -51,15 +51,7 @@ func (d *Device) resourceCreate2D(b []byte) []byte {
 	case !validFormat(format):
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)
 	}
-	size := uint64(w) * uint64(h) * bytesPerPixel
-	// pixman refuses images whose stride overflows an int32; QEMU reports
-	// that, like an exhausted budget, as out of memory.
-	if uint64(w)*bytesPerPixel > 1<<31-1 || size > d.cfg.HostMem-d.hostmem {
-		return response(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY)
-	}
-	d.resources[id] = &resource{id: id, format: format, width: w, height: h, data: make([]byte, size)}
-	d.hostmem += size
-	return response(VIRTIO_GPU_RESP_OK_NODATA)
+	return d.createResource(id, format, w, h)
 }
 
 // resourceUnref is virtio_gpu_resource_unref: scanouts showing the
@@ -174,28 +166,35 @@ func (d *Device) transferToHost2D(b []byte) []byte {
 	for row := uint64(0); row < uint64(r.Height); row++ {
 		src := offset + stride*row // QEMU's src_offset; wraps like C's size_t
 		dst := (uint64(r.Y)+row)*stride + uint64(r.X)*bytesPerPixel
-		readBacking(d.mem, res.backing, src, res.data[dst:dst+rowBytes])
+		copyBacking(d.mem, res.backing, src, res.data[dst:dst+rowBytes], false)
 	}
 	return response(VIRTIO_GPU_RESP_OK_NODATA)
 }
 
-// readBacking copies into dst the bytes at offset off of the guest buffers
-// concatenated, stopping where they end.
-func readBacking(m *virtio.Memory, backing []virtio.Buf, off uint64, dst []byte) {
+// copyBacking copies between buf and the bytes at offset off of the guest
+// buffers taken end to end: into buf, or out of it into guest memory when
+// toGuest. It stops where the backing ends, as QEMU's iov_to_buf and
+// iov_from_buf do.
+func copyBacking(m *virtio.Memory, backing []virtio.Buf, off uint64, buf []byte, toGuest bool) {
 	for _, b := range backing {
-		if len(dst) == 0 {
+		if len(buf) == 0 {
 			return
 		}
 		if off >= uint64(b.Len) {
 			off -= uint64(b.Len)
 			continue
 		}
-		src, ok := m.Range(b.Addr+off, uint64(b.Len)-off)
+		guest, ok := m.Range(b.Addr+off, uint64(b.Len)-off)
 		if !ok {
 			return
 		}
-		n := copy(dst, src)
-		dst = dst[n:]
+		var n int
+		if toGuest {
+			n = copy(guest, buf)
+		} else {
+			n = copy(buf, guest)
+		}
+		buf = buf[n:]
 		off = 0
 	}
 }
@@ -270,15 +269,6 @@ func (d *Device) getEDID(b []byte) []byte {
 	le.PutUint32(resp[CtrlHdrSize:], uint32(len(edid)))
 	copy(resp[CtrlHdrSize+8:], edid)
 	return resp
-}
-
-// getCapsetInfo is GET_CAPSET_INFO. With no capsets, as QEMU answers an
-// index past the last capset: OK, with every field zero.
-func (d *Device) getCapsetInfo(b []byte) []byte {
-	if len(b) < getCapsetInfoSize {
-		return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
-	}
-	return responseSized(VIRTIO_GPU_RESP_OK_CAPSET_INFO, respCapsetInfoSize)
 }
 
 // cursorUpdate is update_cursor: a command for a scanout that does not

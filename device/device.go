@@ -61,9 +61,9 @@ type Config struct {
 
 // DefaultFeatures is what a device offers unless told otherwise: 3D with
 // context init (fencelab's renderer and per-ring fence timelines), EDID,
-// resource UUIDs, and the ring features Linux uses.
+// resource UUIDs, guest blobs, and the ring features Linux uses.
 const DefaultFeatures = 1<<VIRTIO_GPU_F_VIRGL | 1<<VIRTIO_GPU_F_EDID | 1<<VIRTIO_GPU_F_RESOURCE_UUID |
-	1<<VIRTIO_GPU_F_CONTEXT_INIT |
+	1<<VIRTIO_GPU_F_RESOURCE_BLOB | 1<<VIRTIO_GPU_F_CONTEXT_INIT |
 	1<<virtio.VIRTIO_F_INDIRECT_DESC | 1<<virtio.VIRTIO_F_EVENT_IDX | 1<<virtio.VIRTIO_F_VERSION_1
 
 // Device is a virtio-gpu device. It is not safe for concurrent use.
@@ -364,6 +364,16 @@ func (d *Device) execute(h CtrlHdr, body []byte) ([]byte, *job) {
 	case VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID:
 		if d.has(VIRTIO_GPU_F_RESOURCE_UUID) {
 			return d.assignUUID(body), nil
+		}
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, VIRTIO_GPU_CMD_SET_SCANOUT_BLOB:
+		// QEMU answers both with ERR_INVALID_PARAMETER when blobs are off.
+		switch {
+		case !d.has(VIRTIO_GPU_F_RESOURCE_BLOB):
+			return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER), nil
+		case h.Type == VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB:
+			return d.resourceCreateBlob(body), nil
+		default:
+			return d.setScanoutBlob(body), nil
 		}
 	}
 	if d.has(VIRTIO_GPU_F_VIRGL) {

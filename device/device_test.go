@@ -268,7 +268,7 @@ func TestFeatureNegotiation(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.SetStatus(virtio.VIRTIO_CONFIG_S_ACKNOWLEDGE | virtio.VIRTIO_CONFIG_S_DRIVER)
-	d.SetDriverFeatures(d.DeviceFeatures() | 1<<VIRTIO_GPU_F_RESOURCE_BLOB) // not offered: blobs are not implemented yet
+	d.SetDriverFeatures(d.DeviceFeatures() | 1<<34) // VIRTIO_F_RING_PACKED, not offered
 	d.SetStatus(d.Status() | virtio.VIRTIO_CONFIG_S_FEATURES_OK)
 	if d.Status()&virtio.VIRTIO_CONFIG_S_FEATURES_OK != 0 {
 		t.Error("FEATURES_OK accepted with a feature the device did not offer")

@@ -13,6 +13,8 @@ type resource struct {
 	width, height uint32
 	data          []byte       // width × height × 4 bytes, row-major
 	backing       []virtio.Buf // nil when no backing is attached
+	blob          bool         // a guest blob: its bytes live in backing
+	blobSize      uint64
 }
 
 func (r *resource) stride() uint64 { return uint64(r.width) * 4 }
@@ -21,7 +23,8 @@ func (r *resource) stride() uint64 { return uint64(r.width) * 4 }
 type scanout struct {
 	resource uint32 // 0: disabled
 	rect     Rect
-	damage   []Rect // flushed since the display last took them
+	damage   []Rect  // flushed since the display last took them
+	blob     *blobFB // set by SET_SCANOUT_BLOB
 }
 
 // Cursor is the state of the hardware cursor.
@@ -105,8 +108,12 @@ func (d *Device) setScanout(b []byte) []byte {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)
 	}
 	d.scanouts[sid] = scanout{resource: rid, rect: r}
-	d.emit(timeline.Event{Kind: timeline.ScanoutSet, Scanout: sid, Resource: rid, Rect: r.event()})
+	d.emit(scanoutSetEvent(sid, rid, r))
 	return response(VIRTIO_GPU_RESP_OK_NODATA)
+}
+
+func scanoutSetEvent(sid, rid uint32, r Rect) timeline.Event {
+	return timeline.Event{Kind: timeline.ScanoutSet, Scanout: sid, Resource: rid, Rect: r.event()}
 }
 
 func (r Rect) event() timeline.Rect { return timeline.Rect{X: r.X, Y: r.Y, W: r.Width, H: r.Height} }
@@ -122,7 +129,9 @@ func (d *Device) resourceFlush(b []byte) []byte {
 	if res == nil {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID)
 	}
-	if !r.insideOf(res.width, res.height) {
+	// A blob has no size of its own; QEMU checks the rectangle only for
+	// other resources.
+	if !res.blob && !r.insideOf(res.width, res.height) {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)
 	}
 	for i := range d.scanouts {
@@ -131,6 +140,9 @@ func (d *Device) resourceFlush(b []byte) []byte {
 			continue
 		}
 		if dmg := r.intersect(s.rect); dmg.Width > 0 {
+			if s.blob != nil {
+				d.refreshBlob(res, s.blob, dmg)
+			}
 			if len(s.damage) < maxDamage {
 				s.damage = append(s.damage, dmg)
 			} else {
@@ -214,17 +226,10 @@ func (d *Device) attachBacking(b []byte) []byte {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID)
 	case res.backing != nil:
 		return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
-	case n > maxBackingEntries || uint64(len(b)-attachBackingSize) < uint64(n)*memEntrySize:
-		return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
 	}
-	backing := make([]virtio.Buf, n)
-	for i := range backing {
-		e := b[attachBackingSize+i*memEntrySize:]
-		addr, length := le.Uint64(e[0:]), le.Uint32(e[8:])
-		if _, ok := d.mem.Range(addr, uint64(length)); !ok {
-			return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
-		}
-		backing[i] = virtio.Buf{Addr: addr, Len: length}
+	backing, ok := d.mapEntries(b[attachBackingSize:], n)
+	if !ok {
+		return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
 	}
 	res.backing = backing
 	return response(VIRTIO_GPU_RESP_OK_NODATA)
@@ -293,7 +298,9 @@ func (d *Device) cursorUpdate(cmd uint32, b []byte) {
 	d.emit(timeline.Event{Kind: timeline.Cursor, Scanout: sid, X: x, Y: y, Resource: c.Resource})
 }
 
-// Scanout is what the display needs to show one output.
+// Scanout is what the display needs to show one output. For a blob
+// scanout, Pixels is a host copy of the guest framebuffer, refreshed by
+// RESOURCE_FLUSH.
 type Scanout struct {
 	Enabled  bool
 	Resource uint32
@@ -311,6 +318,10 @@ func (d *Device) Scanout(i int) Scanout {
 		return Scanout{}
 	}
 	s := d.scanouts[i]
+	if fb := s.blob; fb != nil {
+		return Scanout{Enabled: true, Resource: s.resource, Format: fb.format, Rect: s.rect,
+			Width: fb.width, Height: fb.height, Pixels: fb.pix}
+	}
 	res := d.resources[s.resource]
 	return Scanout{Enabled: true, Resource: s.resource, Format: res.format, Rect: s.rect,
 		Width: res.width, Height: res.height, Pixels: res.data}

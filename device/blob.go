@@ -44,6 +44,8 @@ func (d *Device) resourceCreateBlob(b []byte) []byte {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)
 	case d.lookup(id) != nil:
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID)
+	case len(d.resources) >= maxResources:
+		return response(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY)
 	}
 	backing, ok := d.mapEntries(b[createBlobSize:], n)
 	if !ok {

@@ -15,6 +15,10 @@ const (
 	assignUUIDSize       = 8
 )
 
+// maxContexts caps the contexts a guest may hold at once (Linux makes one
+// per DRM file).
+const maxContexts = 1024
+
 // Gallium texture targets RESOURCE_CREATE_3D accepts.
 const (
 	pipeBuffer    = 0
@@ -83,6 +87,8 @@ func (d *Device) ctxCreate(h CtrlHdr, b []byte) []byte {
 	switch {
 	case h.CtxID == 0 || d.contexts[h.CtxID] != nil:
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID)
+	case len(d.contexts) >= maxContexts:
+		return response(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY)
 	case init != 0 && !d.has(VIRTIO_GPU_F_CONTEXT_INIT):
 		return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
 	}
@@ -154,12 +160,15 @@ func (d *Device) resourceCreate3D(b []byte) []byte {
 	return d.createResource(id, format, w, h)
 }
 
+// maxResources caps how many resources exist at once, whatever their size.
+const maxResources = 1 << 16
+
 // createResource allocates a host resource within the memory budget.
 // pixman refuses images whose stride overflows an int32; QEMU reports that,
 // like an exhausted budget, as out of memory.
 func (d *Device) createResource(id, format, w, h uint32) []byte {
 	size := uint64(w) * uint64(h) * bytesPerPixel
-	if uint64(w)*bytesPerPixel > 1<<31-1 || size > d.cfg.HostMem-d.hostmem {
+	if uint64(w)*bytesPerPixel > 1<<31-1 || size > d.cfg.HostMem-d.hostmem || len(d.resources) >= maxResources {
 		return response(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY)
 	}
 	d.resources[id] = &resource{id: id, format: format, width: w, height: h, data: make([]byte, size)}

@@ -48,6 +48,10 @@ type Config struct {
 	// MaxRequest caps the bytes of one request; a longer one gets
 	// ERR_UNSPEC. Zero means 16 MiB.
 	MaxRequest uint64
+	// MaxQueued caps the bytes of requests queued as GPU jobs and not yet
+	// finished; a job past it is refused with ERR_OUT_OF_MEMORY. Zero
+	// means 64 MiB.
+	MaxQueued uint64
 	// Sink receives the device's events; nil discards them.
 	Sink timeline.Sink
 	// Interrupt is called with a queue index when the driver asked to be
@@ -89,6 +93,8 @@ type Device struct {
 	workers     []*worker
 	workerIndex map[workerKey]int
 	dropped     []uint16
+	queued      uint64 // request bytes of jobs not yet finished
+	queuedJobs  int
 }
 
 // New returns a device on guest memory m.
@@ -112,6 +118,9 @@ func New(m *virtio.Memory, cfg Config) (*Device, error) {
 	}
 	if cfg.MaxRequest == 0 {
 		cfg.MaxRequest = 16 << 20
+	}
+	if cfg.MaxQueued == 0 {
+		cfg.MaxQueued = 64 << 20
 	}
 	sink := cfg.Sink
 	if sink == nil {
@@ -283,6 +292,20 @@ func (d *Device) control(vq *virtio.DeviceQueue, c *virtio.Chain) {
 		Flags: hdr.Flags, FenceID: hdr.FenceID, CtxID: hdr.CtxID, RingIdx: hdr.RingIdx})
 	resp, j := d.execute(hdr, req[CtrlHdrSize:])
 	fenced := hdr.Flags&VIRTIO_GPU_FLAG_FENCE != 0
+	if fenced && hdr.Flags&VIRTIO_GPU_FLAG_INFO_RING_IDX != 0 && d.contexts[hdr.CtxID] == nil {
+		// A ring fence names a context's timeline; crosvm answers one for
+		// a context that does not exist with ERR_UNSPEC (unless the
+		// command failed for a reason of its own). It is not parked, which
+		// also bounds the timelines a guest can make.
+		if le.Uint32(resp) < VIRTIO_GPU_RESP_ERR_UNSPEC {
+			resp = response(VIRTIO_GPU_RESP_ERR_UNSPEC)
+		}
+		d.respond(vq, c, hdr, resp)
+		return
+	}
+	if j != nil && !d.admit(j, len(req)) {
+		resp, j = response(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY), nil
+	}
 	switch {
 	case !fenced:
 		d.respond(vq, c, hdr, resp)

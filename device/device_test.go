@@ -157,12 +157,21 @@ func TestTransferFlushScanout(t *testing.T) {
 // and the ring with INFO_RING_IDX.
 func TestFenceEcho(t *testing.T) {
 	g := newGuest(t, Config{})
+	g.ctxCreate(3)
 	resp := g.do(cmd(VIRTIO_GPU_CMD_GET_DISPLAY_INFO).fence(42).ctx(3).ring(5).bytes())
 	var h CtrlHdr
 	h.Unmarshal(resp)
 	want := CtrlHdr{Type: VIRTIO_GPU_RESP_OK_DISPLAY_INFO, Flags: VIRTIO_GPU_FLAG_FENCE | VIRTIO_GPU_FLAG_INFO_RING_IDX, FenceID: 42, CtxID: 3, RingIdx: 5}
 	if h != want {
 		t.Errorf("response header = %+v; want %+v", h, want)
+	}
+	// A ring fence on a context that does not exist: ERR_UNSPEC, as crosvm
+	// answers, still echoing the fence so the guest can retire it.
+	resp = g.do(cmd(VIRTIO_GPU_CMD_GET_DISPLAY_INFO).fence(43).ctx(4).ring(0).bytes())
+	h.Unmarshal(resp)
+	want = CtrlHdr{Type: VIRTIO_GPU_RESP_ERR_UNSPEC, Flags: VIRTIO_GPU_FLAG_FENCE | VIRTIO_GPU_FLAG_INFO_RING_IDX, FenceID: 43, CtxID: 4}
+	if h != want {
+		t.Errorf("ring fence on an unknown context: header = %+v; want %+v", h, want)
 	}
 	// Without FLAG_FENCE nothing is echoed, even if the guest filled fields.
 	resp = g.do(cmd(VIRTIO_GPU_CMD_GET_DISPLAY_INFO).ctx(3).bytes())

@@ -108,8 +108,27 @@ type context3D struct {
 	resources map[uint32]bool
 }
 
+// maxQueuedJobs caps the jobs waiting or running on all workers.
+const maxQueuedJobs = 4096
+
+// maxDropped caps the list of chains FaultDrop kept from the used ring.
+const maxDropped = 1024
+
+// admit accounts for a job of size request bytes, or reports that the
+// device has no room for it.
+func (d *Device) admit(j *job, size int) bool {
+	if d.queuedJobs >= maxQueuedJobs || uint64(size) > d.cfg.MaxQueued-d.queued {
+		return false
+	}
+	j.size = uint64(size)
+	d.queued += j.size
+	d.queuedJobs++
+	return true
+}
+
 // job is work for a GPU worker: a SUBMIT_3D stream or a 3D transfer.
 type job struct {
+	size    uint64 // request bytes accounted by admit
 	key     timelineKey
 	ctx     uint32
 	ring    uint8
@@ -199,7 +218,9 @@ func (d *Device) retire(key timelineKey) bool {
 		d.emit(timeline.Event{Kind: timeline.FenceRetired, FenceID: p.hdr.FenceID, CtxID: key.ctx,
 			RingIdx: key.ring, Flags: p.hdr.Flags})
 		if p.dropped {
-			d.dropped = append(d.dropped, p.chain.Head)
+			if len(d.dropped) < maxDropped {
+				d.dropped = append(d.dropped, p.chain.Head)
+			}
 		} else {
 			d.respond(d.queues[ControlQ], p.chain, p.hdr, p.resp)
 			answered = true
@@ -339,6 +360,8 @@ func (d *Device) step(w *worker) bool {
 			return false // stopped at a host-side wait
 		}
 		w.jobs = w.jobs[1:]
+		d.queued -= j.size
+		d.queuedJobs--
 		d.emit(timeline.Event{Kind: timeline.JobEnd, Worker: w.index, CtxID: j.ctx, RingIdx: j.ring, FenceID: fenceOf(j)})
 		return d.finish(j)
 	}

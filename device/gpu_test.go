@@ -342,3 +342,21 @@ func TestDeterministicTimeline(t *testing.T) {
 		t.Errorf("only %d events recorded", len(a))
 	}
 }
+
+// Queued GPU work is capped: past MaxQueued bytes a submission is refused
+// with ERR_OUT_OF_MEMORY instead of growing without bound behind a hung
+// worker, and room comes back as jobs finish.
+func TestQueuedWorkIsCapped(t *testing.T) {
+	g := newGuest(t, Config{MaxQueued: 200, Faults: []Fault{{Ctx: 1, Kind: FaultHang, Count: 1}}})
+	g.ctxCreate(1)
+	s := submit(stream{}.work(ms)).ctx(1).bytes() // 24 + 8 + 12 = 44 bytes
+	var got []uint32
+	for range 6 {
+		got = append(got, g.respType(s))
+	}
+	want := []uint32{VIRTIO_GPU_RESP_OK_NODATA, VIRTIO_GPU_RESP_OK_NODATA, VIRTIO_GPU_RESP_OK_NODATA,
+		VIRTIO_GPU_RESP_OK_NODATA, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("responses = %v; want %v (4 × 44 bytes fit in 200)", got, want)
+	}
+}

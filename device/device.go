@@ -16,6 +16,13 @@
 // case; where QEMU answers a request too short for its command with
 // OK_NODATA, fencelab answers ERR_UNSPEC as crosvm does, so a learner sees
 // the mistake.
+//
+// With VIRGL the device offers one capset, fencelab's own (id 31): its
+// command stream (clear, fill, blit, triangles, host-side wait, modelled
+// work) and cost model are specified at the top of render.go. SUBMIT_3D
+// streams and 3D transfers run as jobs on modelled GPU workers chosen by
+// [Threading]; fences retire per timeline as gpu.go describes, and
+// [Fault]s can be injected per timeline.
 package device
 
 import (

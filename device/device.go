@@ -297,17 +297,19 @@ func (d *Device) control(vq *virtio.DeviceQueue, c *virtio.Chain) {
 	hdr.Unmarshal(req)
 	d.emit(timeline.Event{Kind: timeline.Request, Queue: ControlQ, Head: c.Head, Cmd: hdr.Type,
 		Flags: hdr.Flags, FenceID: hdr.FenceID, CtxID: hdr.CtxID, RingIdx: hdr.RingIdx})
-	resp, j := d.execute(hdr, req[CtrlHdrSize:])
 	fenced := hdr.Flags&VIRTIO_GPU_FLAG_FENCE != 0
-	if fenced && hdr.Flags&VIRTIO_GPU_FLAG_INFO_RING_IDX != 0 && d.contexts[hdr.CtxID] == nil {
-		// A ring fence names a context's timeline; crosvm answers one for
-		// a context that does not exist with ERR_UNSPEC (unless the
-		// command failed for a reason of its own). It is not parked, which
-		// also bounds the timelines a guest can make.
-		if le.Uint32(resp) < VIRTIO_GPU_RESP_ERR_UNSPEC {
-			resp = response(VIRTIO_GPU_RESP_ERR_UNSPEC)
-		}
-		d.respond(vq, c, hdr, resp)
+	ringFence := fenced && hdr.Flags&VIRTIO_GPU_FLAG_INFO_RING_IDX != 0
+	// A ring fence names a context's timeline; crosvm refuses one on a
+	// context that does not exist with ERR_UNSPEC, before the command
+	// runs. It is never parked, which also bounds the timelines a guest
+	// can make. CTX_CREATE is the exception: it makes the context.
+	if ringFence && hdr.Type != VIRTIO_GPU_CMD_CTX_CREATE && d.contexts[hdr.CtxID] == nil {
+		d.respond(vq, c, hdr, response(VIRTIO_GPU_RESP_ERR_UNSPEC))
+		return
+	}
+	resp, j := d.execute(hdr, req[CtrlHdrSize:])
+	if ringFence && d.contexts[hdr.CtxID] == nil && hdr.Type == VIRTIO_GPU_CMD_CTX_CREATE {
+		d.respond(vq, c, hdr, resp) // creation failed: nothing to park on
 		return
 	}
 	if j != nil && !d.admit(j, len(req)) {

@@ -360,3 +360,24 @@ func TestQueuedWorkIsCapped(t *testing.T) {
 		t.Errorf("responses = %v; want %v (4 × 44 bytes fit in 200)", got, want)
 	}
 }
+
+// A ring fence on a context that does not exist is refused before the
+// command runs: nothing happens and the guest is told so. A ring-fenced
+// CTX_DESTROY of a live context succeeds.
+func TestRingFenceOnUnknownContextHasNoEffect(t *testing.T) {
+	g := newGuest(t, Config{})
+	if got := g.respType(cmd(VIRTIO_GPU_CMD_RESOURCE_CREATE_2D).fence(1).ctx(5).ring(0).u32(7, 2, 16, 16).bytes()); got != VIRTIO_GPU_RESP_ERR_UNSPEC {
+		t.Errorf("RESOURCE_CREATE_2D fenced on a ring of a missing context = %s; want ERR_UNSPEC", respName(got))
+	}
+	if got := g.respType(cmd(VIRTIO_GPU_CMD_RESOURCE_CREATE_2D).u32(7, 2, 16, 16).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
+		t.Errorf("resource 7 afterwards = %s; want OK (the refused request created nothing)", respName(got))
+	}
+	g.ctxCreate(1)
+	if got := g.respType(cmd(VIRTIO_GPU_CMD_CTX_DESTROY).fence(2).ctx(1).ring(0).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
+		t.Errorf("CTX_DESTROY fenced on its own ring = %s; want OK", respName(got))
+	}
+	name := make([]byte, 64)
+	if got := g.respType(cmd(VIRTIO_GPU_CMD_CTX_CREATE).fence(3).ctx(2).ring(0).u32(0, 0).raw(name).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
+		t.Errorf("CTX_CREATE fenced on the new context's ring = %s; want OK", respName(got))
+	}
+}

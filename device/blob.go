@@ -85,16 +85,9 @@ func (d *Device) setScanoutBlob(b []byte) []byte {
 	f := func(i int) uint32 { return le.Uint32(b[16+4*i:]) }
 	sid, rid, w, h, format := f(0), f(1), f(2), f(3), f(4)
 	stride, offset := uint64(f(6)), uint64(f(10))
-	if sid >= uint32(len(d.scanouts)) {
-		return response(VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID)
-	}
-	if rid == 0 {
-		d.disableScanout(int(sid))
-		return response(VIRTIO_GPU_RESP_OK_NODATA)
-	}
-	res := d.lookup(rid)
-	if res == nil {
-		return response(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID)
+	res, done := d.scanoutTarget(sid, rid)
+	if done != nil {
+		return done
 	}
 	if !validFormat(format) || w > maxDisplaySide || h > maxDisplaySide {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)

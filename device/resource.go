@@ -93,16 +93,9 @@ func (d *Device) setScanout(b []byte) []byte {
 		return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
 	}
 	r, sid, rid := rectAt(b), le.Uint32(b[16:]), le.Uint32(b[20:])
-	if sid >= uint32(len(d.scanouts)) {
-		return response(VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID)
-	}
-	if rid == 0 {
-		d.disableScanout(int(sid))
-		return response(VIRTIO_GPU_RESP_OK_NODATA)
-	}
-	res := d.lookup(rid)
-	if res == nil {
-		return response(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID)
+	res, done := d.scanoutTarget(sid, rid)
+	if done != nil {
+		return done
 	}
 	if r.Width < 16 || r.Height < 16 || !r.insideOf(res.width, res.height) {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)
@@ -110,6 +103,25 @@ func (d *Device) setScanout(b []byte) []byte {
 	d.scanouts[sid] = scanout{resource: rid, rect: r}
 	d.emit(scanoutSetEvent(sid, rid, r))
 	return response(VIRTIO_GPU_RESP_OK_NODATA)
+}
+
+// scanoutTarget is the start SET_SCANOUT and SET_SCANOUT_BLOB share: a
+// scanout that does not exist is ERR_INVALID_SCANOUT_ID, resource 0
+// disables the scanout (OK), an unknown resource is
+// ERR_INVALID_RESOURCE_ID. A non-nil response ends the command.
+func (d *Device) scanoutTarget(sid, rid uint32) (*resource, []byte) {
+	if sid >= uint32(len(d.scanouts)) {
+		return nil, response(VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID)
+	}
+	if rid == 0 {
+		d.disableScanout(int(sid))
+		return nil, response(VIRTIO_GPU_RESP_OK_NODATA)
+	}
+	res := d.lookup(rid)
+	if res == nil {
+		return nil, response(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID)
+	}
+	return res, nil
 }
 
 func scanoutSetEvent(sid, rid uint32, r Rect) timeline.Event {

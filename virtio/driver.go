@@ -68,17 +68,7 @@ func (q *DriverQueue) Add(readable, writable []Buf) (uint16, error) {
 		addr := q.l.Desc + uint64(i)*DescSize
 		d, _ := readDesc(q.mem, addr)
 		next := d.Next
-		var b Buf
-		flags := uint16(0)
-		if k < len(readable) {
-			b = readable[k]
-		} else {
-			b = writable[k-len(readable)]
-			flags |= VIRTQ_DESC_F_WRITE
-		}
-		if k < n-1 {
-			flags |= VIRTQ_DESC_F_NEXT
-		}
+		b, flags := chainBuf(k, readable, writable)
 		writeDesc(q.mem, addr, Desc{Addr: b.Addr, Len: b.Len, Flags: flags, Next: next})
 		if k < n-1 {
 			i = next
@@ -104,17 +94,7 @@ func (q *DriverQueue) AddIndirect(table uint64, readable, writable []Buf) (uint1
 		return 0, ErrNoSpace
 	}
 	for k := 0; k < n; k++ {
-		var b Buf
-		flags := uint16(0)
-		if k < len(readable) {
-			b = readable[k]
-		} else {
-			b = writable[k-len(readable)]
-			flags |= VIRTQ_DESC_F_WRITE
-		}
-		if k < n-1 {
-			flags |= VIRTQ_DESC_F_NEXT
-		}
+		b, flags := chainBuf(k, readable, writable)
 		if !writeDesc(q.mem, table+uint64(k)*DescSize, Desc{Addr: b.Addr, Len: b.Len, Flags: flags, Next: uint16(k + 1)}) {
 			return 0, fmt.Errorf("virtqueue: indirect table at %#x does not fit in guest memory", table)
 		}
@@ -128,6 +108,19 @@ func (q *DriverQueue) AddIndirect(table uint64, readable, writable []Buf) (uint1
 	q.chainLen[head] = 1
 	q.offer(head)
 	return head, nil
+}
+
+// chainBuf returns the k-th buffer of a chain of readable then writable
+// buffers, with its WRITE flag and, unless it is the last, NEXT.
+func chainBuf(k int, readable, writable []Buf) (Buf, uint16) {
+	var flags uint16
+	if k < len(readable)+len(writable)-1 {
+		flags |= VIRTQ_DESC_F_NEXT
+	}
+	if k < len(readable) {
+		return readable[k], flags
+	}
+	return writable[k-len(readable)], flags | VIRTQ_DESC_F_WRITE
 }
 
 // offer puts head in the next available-ring slot.

@@ -40,7 +40,8 @@ type Eventfd interface {
 // UserMemory is the calling process's memory as the kernel's
 // copy_from_user / copy_to_user see it. Addresses are the u64 "user
 // pointer" fields of UAPI structs. Any byte outside the process's memory
-// makes the copy fail with EFAULT.
+// makes the copy fail with EFAULT; a copy of zero bytes touches nothing
+// and cannot fail, whatever the address (callers skip it).
 type UserMemory interface {
 	CopyIn(addr uint64, dst []byte) errno.Errno
 	CopyOut(addr uint64, src []byte) errno.Errno

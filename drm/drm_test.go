@@ -24,7 +24,9 @@ type procMem struct {
 
 const procBase = 0x10000
 
-func newProcMem(size int) *procMem { return &procMem{base: procBase, buf: make([]byte, size), next: procBase} }
+func newProcMem(size int) *procMem {
+	return &procMem{base: procBase, buf: make([]byte, size), next: procBase}
+}
 
 func (m *procMem) span(addr uint64, n int) ([]byte, bool) {
 	if addr < m.base || addr-m.base > uint64(len(m.buf)) || uint64(n) > uint64(len(m.buf))-(addr-m.base) {

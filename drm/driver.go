@@ -46,7 +46,8 @@ const (
 // Driver is one machine's guest kernel as far as DRM goes: its fence
 // domain, and the state its device files share.
 type Driver struct {
-	d *fence.Domain
+	d   *fence.Domain
+	gpu *gpu // nil until Probe
 
 	masterTaken atomic.Bool // the primary node's first opener is master
 }

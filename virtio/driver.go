@@ -149,12 +149,18 @@ func (q *DriverQueue) Kick() bool {
 }
 
 // PopUsed takes the next element the device returned: the chain's head and
-// how many bytes it wrote. ok is false when there is none. A used element
+// how many bytes it wrote. ok is false when there is none; then, with
+// EVENT_IDX, it publishes used_event so the device interrupts for the next. A used element
 // naming a head that is not outstanding, or a used index more than a ring
 // ahead, is an error wrapping [ErrCorrupt] (a broken device).
 func (q *DriverQueue) PopUsed() (head uint16, written uint32, ok bool, err error) {
 	usedIdx, _ := q.mem.U16(q.l.Used + 2)
 	if usedIdx == q.lastUsed {
+		// With EVENT_IDX, ask for an interrupt at the next used buffer
+		// (used_event, as Linux's virtqueue_enable_cb does).
+		if q.eventIdx {
+			q.SetUsedEvent(q.lastUsed)
+		}
 		return 0, 0, false, nil
 	}
 	if usedIdx-q.lastUsed > q.l.Size {

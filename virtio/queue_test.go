@@ -1816,3 +1816,34 @@ func TestEventIdxDeviceRequestsNotifications(t *testing.T) {
 		}
 	}
 }
+
+// With EVENT_IDX the driver publishes used_event once it has drained the
+// used ring, so the device interrupts for every new batch.
+func TestEventIdxDriverRequestsInterrupts(t *testing.T) {
+	m := NewMemory(1 << 16)
+	l := Layout{Size: 8, Desc: 0x1000, Avail: 0x2000, Used: 0x3000}
+	features := uint64(1 << VIRTIO_F_EVENT_IDX)
+	drv, _ := NewDriverQueue(m, l, features)
+	dev, _ := NewDeviceQueue(m, l, features)
+	for round := range 20 {
+		drv.Add([]Buf{{Addr: 0x4000, Len: 16}}, nil)
+		drv.Kick()
+		c, err := dev.Pop()
+		if err != nil || c == nil {
+			t.Fatalf("round %d: Pop = %v, %v", round, c, err)
+		}
+		dev.Push(c.Head, 0)
+		if !dev.NeedInterrupt() {
+			t.Fatalf("round %d: NeedInterrupt() = false; the driver asked for one", round)
+		}
+		for {
+			_, _, ok, err := drv.PopUsed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package drm
+
+import (
+	"testing"
+
+	"fencelab/device"
+	"fencelab/timeline"
+	"fencelab/virtio"
+)
+
+// testMachine is a driver and a device joined by real virtqueues in guest
+// memory, on a manual clock, with one guest process.
+type testMachine struct {
+	*proc
+	mem *virtio.Memory
+	dev *device.Device
+	rec *timeline.Recorder
+}
+
+// transport is the machine's glue: device registers, and notifications
+// delivered at the clock's time.
+type transport struct {
+	*device.Device
+	m *testMachine
+}
+
+func (t transport) Notify(q int) { t.Device.Kick(q, t.m.clock.Now()) }
+
+const (
+	machineMem = 32 << 20
+	arenaBase  = 1 << 20
+	arenaSize  = 8 << 20
+)
+
+func newMachine(t testing.TB, cfg device.Config) *testMachine {
+	t.Helper()
+	m := &testMachine{proc: newProc(t), mem: virtio.NewMemory(machineMem), rec: &timeline.Recorder{}}
+	cfg.Sink = m.rec
+	cfg.Interrupt = func(q int) { m.drv.Interrupt(q) }
+	dev, err := device.New(m.mem, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.dev = dev
+	if err := m.drv.Probe(transport{dev, m}, m.mem, arenaBase, arenaSize); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	return m
+}
+
+// run advances virtual time until the device has nothing left to do.
+func (m *testMachine) run() {
+	for range 100_000 {
+		next, ok := m.dev.NextEvent()
+		if !ok {
+			return
+		}
+		m.clock.AdvanceTo(next)
+		m.dev.Advance(next)
+	}
+	m.t.Fatal("the device never went idle")
+}
+
+func TestProbe(t *testing.T) {
+	m := newMachine(t, device.Config{})
+	g := m.drv.gpu
+	if !g.has(device.VIRTIO_GPU_F_VIRGL) || !g.has(device.VIRTIO_GPU_F_CONTEXT_INIT) {
+		t.Errorf("negotiated %#x; want VIRGL and CONTEXT_INIT", g.features)
+	}
+	if len(g.capsets) != 1 || g.capsets[0].id != device.VIRTIO_GPU_CAPSET_FENCELAB || g.capsets[0].maxVersion != 1 {
+		t.Errorf("capsets = %+v; want fencelab's", g.capsets)
+	}
+	if g.scanouts != 1 {
+		t.Errorf("scanouts = %d; want 1", g.scanouts)
+	}
+	if n := g.alloc.inUse(); n == 0 {
+		t.Error("the queues take no guest memory?")
+	}
+	before := g.alloc.inUse()
+	// A synchronous request frees its buffers once answered.
+	var got uint32
+	if e := g.sync(nil, cmdBuf(device.VIRTIO_GPU_CMD_GET_DISPLAY_INFO, nil), 408, func(r []byte) { got = le.Uint32(r) }); e != 0 || got != device.VIRTIO_GPU_RESP_OK_DISPLAY_INFO {
+		t.Errorf("GET_DISPLAY_INFO = %v, %#x", e, got)
+	}
+	if after := g.alloc.inUse(); after != before {
+		t.Errorf("guest memory in use went from %d to %d bytes", before, after)
+	}
+}
+
+func TestGuestAlloc(t *testing.T) {
+	a := newGuestAlloc(0x1003, 0x1000)
+	x, _ := a.get(10)
+	y, _ := a.get(100)
+	z, _ := a.get(1)
+	if x != 0x1010 || y != 0x1020 || z != 0x1090 {
+		t.Fatalf("allocations at %#x %#x %#x", x, y, z)
+	}
+	a.put(y)
+	if w, _ := a.get(50); w != y {
+		t.Errorf("first fit = %#x; want %#x", w, y)
+	}
+	a.put(x)
+	a.put(z)
+	if _, ok := a.get(0x1000); ok {
+		t.Error("allocated more than the arena")
+	}
+	a.put(y)
+	if n := a.inUse(); n != 0 {
+		t.Errorf("in use after freeing everything: %d", n)
+	}
+	if w, ok := a.get(0xff0); !ok || w != 0x1010 {
+		t.Errorf("after freeing everything, the whole arena = %#x, %v", w, ok)
+	}
+}

@@ -15,14 +15,19 @@
 // A wasm32 guest is a 32-bit process: DRM_IOCTL_VERSION uses the compat
 // layout, as Linux's drm_compat_ioctl does for a 32-bit process.
 //
-// Still to come (issue 4): GEM objects, the virtgpu ioctls and the seed's
-// EXECBUFFER path through virtqueues, PRIME, and the KMS subset.
+// The driver reaches its virtio-gpu device only through virtqueues in
+// guest memory ([Driver.Probe], virtgpu.go). The virtgpu ioctls so far are
+// GETPARAM, CONTEXT_INIT and the seed's EXECBUFFER (execbuffer.go). Still
+// to come (issue 4): GEM objects and the resource ioctls, PRIME, and the
+// KMS subset.
 package drm
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
+	"fencelab/device"
 	"fencelab/errno"
 	"fencelab/fence"
 )
@@ -49,11 +54,34 @@ type Driver struct {
 	d   *fence.Domain
 	gpu *gpu // nil until Probe
 
+	// idMu guards ctxIDs, the context ids in use (the kernel's ctx_id_ida).
+	idMu   sync.Mutex
+	ctxIDs map[uint32]bool
+
 	masterTaken atomic.Bool // the primary node's first opener is master
 }
 
 // NewDriver returns a driver whose fences live in d.
-func NewDriver(d *fence.Domain) *Driver { return &Driver{d: d} }
+func NewDriver(d *fence.Domain) *Driver { return &Driver{d: d, ctxIDs: map[uint32]bool{}} }
+
+// allocCtxID returns the lowest free context id ≥ 1, as
+// virtio_gpu_driver_open does (ida_alloc + 1).
+func (drv *Driver) allocCtxID() uint32 {
+	drv.idMu.Lock()
+	defer drv.idMu.Unlock()
+	id := uint32(1)
+	for drv.ctxIDs[id] {
+		id++
+	}
+	drv.ctxIDs[id] = true
+	return id
+}
+
+func (drv *Driver) freeCtxID(id uint32) {
+	drv.idMu.Lock()
+	defer drv.idMu.Unlock()
+	delete(drv.ctxIDs, id)
+}
 
 // Domain returns the driver's fence domain.
 func (drv *Driver) Domain() *fence.Domain { return drv.d }
@@ -138,12 +166,25 @@ type File struct {
 	master   bool
 	refs     atomic.Int32
 	syncobjs *fence.SyncobjTable
+
+	// ctxMu guards virt (the kernel's context_lock).
+	ctxMu sync.Mutex
+	virt  ctxState
+
+	// evMu guards the pending DRM events and the space left for them.
+	evMu    sync.Mutex
+	events  []byte
+	evSpace int
 }
 
 func (drv *Driver) newFile(node Node) *File {
-	f := &File{drv: drv, node: node, syncobjs: drv.d.NewSyncobjTable(0)}
+	f := &File{drv: drv, node: node, syncobjs: drv.d.NewSyncobjTable(0), evSpace: eventSpace}
 	if node == NodePrimary {
 		f.master = drv.masterTaken.CompareAndSwap(false, true)
+	}
+	// A 3D device gives every file a context id at open.
+	if g := drv.gpu; g != nil && g.has(device.VIRTIO_GPU_F_VIRGL) {
+		f.virt.ctxID = drv.allocCtxID()
 	}
 	f.refs.Store(1)
 	return f
@@ -165,6 +206,14 @@ func (f *File) DecRef() {
 	f.syncobjs.Close()
 	if f.master {
 		f.drv.masterTaken.Store(false)
+	}
+	if f.virt.ctxID != 0 {
+		if f.virt.created {
+			req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_DESTROY, nil)
+			le.PutUint32(req[16:], f.virt.ctxID)
+			f.drv.gpu.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+		}
+		f.drv.freeCtxID(f.virt.ctxID)
 	}
 }
 

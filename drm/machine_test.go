@@ -35,7 +35,9 @@ const (
 func newMachine(t testing.TB, cfg device.Config) *testMachine {
 	t.Helper()
 	m := &testMachine{proc: newProc(t), mem: virtio.NewMemory(machineMem), rec: &timeline.Recorder{}}
-	cfg.Sink = m.rec
+	if cfg.Sink == nil {
+		cfg.Sink = m.rec
+	}
 	cfg.Interrupt = func(q int) { m.drv.Interrupt(q) }
 	dev, err := device.New(m.mem, cfg)
 	if err != nil {

@@ -1,0 +1,582 @@
+package drm
+
+import (
+	"bytes"
+
+	"fencelab/device"
+	"fencelab/errno"
+	"fencelab/fence"
+)
+
+// virtgpu request numbers (include/uapi/drm/virtgpu_drm.h).
+var (
+	DRM_IOCTL_VIRTGPU_EXECBUFFER   = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x02, execbufSize)
+	DRM_IOCTL_VIRTGPU_GETPARAM     = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x03, 16)
+	DRM_IOCTL_VIRTGPU_CONTEXT_INIT = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x0b, 16)
+)
+
+// EXECBUFFER flags and syncobj descriptor flags.
+const (
+	VIRTGPU_EXECBUF_FENCE_FD_IN  = 0x01
+	VIRTGPU_EXECBUF_FENCE_FD_OUT = 0x02
+	VIRTGPU_EXECBUF_RING_IDX     = 0x04
+	VIRTGPU_EXECBUF_FLAGS        = 0x07
+
+	VIRTGPU_EXECBUF_SYNCOBJ_RESET = 0x01
+
+	// VIRTGPU_EVENT_FENCE_SIGNALED is the DRM event a poll-ring submit
+	// delivers when its fence signals.
+	VIRTGPU_EVENT_FENCE_SIGNALED = 0x90000000
+)
+
+// GETPARAM params.
+const (
+	VIRTGPU_PARAM_3D_FEATURES          = 1
+	VIRTGPU_PARAM_CAPSET_QUERY_FIX     = 2
+	VIRTGPU_PARAM_RESOURCE_BLOB        = 3
+	VIRTGPU_PARAM_HOST_VISIBLE         = 4
+	VIRTGPU_PARAM_CROSS_DEVICE         = 5
+	VIRTGPU_PARAM_CONTEXT_INIT         = 6
+	VIRTGPU_PARAM_SUPPORTED_CAPSET_IDs = 7
+	VIRTGPU_PARAM_EXPLICIT_DEBUG_NAME  = 8
+)
+
+// CONTEXT_INIT params and limits (virtgpu_drv.h).
+const (
+	VIRTGPU_CONTEXT_PARAM_CAPSET_ID       = 1
+	VIRTGPU_CONTEXT_PARAM_NUM_RINGS       = 2
+	VIRTGPU_CONTEXT_PARAM_POLL_RINGS_MASK = 3
+	VIRTGPU_CONTEXT_PARAM_DEBUG_NAME      = 4
+
+	maxCapsetID   = 63
+	maxRings      = 64
+	debugNameSize = 65 // 64 characters and a NUL
+)
+
+// execbufSize is sizeof(struct drm_virtgpu_execbuffer); syncobjDescSize
+// of struct drm_virtgpu_execbuffer_syncobj.
+const (
+	execbufSize     = 64
+	syncobjDescSize = 16
+)
+
+// kvmallocMax stands for how much kvmalloc_array will give one EXECBUFFER
+// (Linux's limit is INT_MAX bytes and the machine's memory; a browser tab
+// needs a smaller one). Past it: ENOMEM.
+const kvmallocMax = 64 << 20
+
+// drmEventSize is the 8-byte struct drm_event a poll-ring submit reserves;
+// eventSpace is each file's budget (drm_file.event_space).
+const (
+	drmEventSize = 8
+	eventSpace   = 4096
+)
+
+// ctxState is the virtgpu part of a DRM file (struct virtio_gpu_fpriv).
+type ctxState struct {
+	ctxID         uint32
+	created       bool
+	contextInit   uint32
+	numRings      uint32
+	baseFenceCtx  uint64
+	ringIdxMask   uint64
+	debugName     string
+	explicitDebug bool
+}
+
+func init() {
+	reg := func(name string, cmd uint32, fn handler) {
+		driverIoctls[iocNr(cmd)-DRM_COMMAND_BASE] = ioctlDesc{name, cmd, DRM_RENDER_ALLOW, fn}
+	}
+	reg("DRM_IOCTL_VIRTGPU_EXECBUFFER", DRM_IOCTL_VIRTGPU_EXECBUFFER, execbuffer)
+	reg("DRM_IOCTL_VIRTGPU_GETPARAM", DRM_IOCTL_VIRTGPU_GETPARAM, getParam)
+	reg("DRM_IOCTL_VIRTGPU_CONTEXT_INIT", DRM_IOCTL_VIRTGPU_CONTEXT_INIT, contextInit)
+}
+
+// getParam is virtio_gpu_getparam_ioctl: the answer is an int written to
+// the user pointer in value; unknown params are EINVAL.
+func getParam(f *File, t *Task, data []byte) errno.Errno {
+	g := f.drv.gpu
+	if g == nil {
+		return errno.ENODEV
+	}
+	b := func(bit uint) uint32 {
+		if g.has(bit) {
+			return 1
+		}
+		return 0
+	}
+	var v uint32
+	switch le.Uint64(data) {
+	case VIRTGPU_PARAM_3D_FEATURES:
+		v = b(device.VIRTIO_GPU_F_VIRGL)
+	case VIRTGPU_PARAM_CAPSET_QUERY_FIX:
+		v = 1
+	case VIRTGPU_PARAM_RESOURCE_BLOB:
+		v = b(device.VIRTIO_GPU_F_RESOURCE_BLOB)
+	case VIRTGPU_PARAM_HOST_VISIBLE:
+		v = 0 // no host-visible memory region
+	case VIRTGPU_PARAM_CROSS_DEVICE:
+		v = b(device.VIRTIO_GPU_F_RESOURCE_UUID)
+	case VIRTGPU_PARAM_CONTEXT_INIT, VIRTGPU_PARAM_EXPLICIT_DEBUG_NAME:
+		v = b(device.VIRTIO_GPU_F_CONTEXT_INIT)
+	case VIRTGPU_PARAM_SUPPORTED_CAPSET_IDs:
+		var mask uint64
+		for _, c := range g.capsets {
+			if c.id < 64 {
+				mask |= 1 << c.id
+			}
+		}
+		v = uint32(mask) // the kernel stores it in an int
+	default:
+		return errno.EINVAL
+	}
+	return t.Mem.CopyOut(le.Uint64(data[8:]), le.AppendUint32(nil, v))
+}
+
+// ensureContext creates the file's host context if it has not been, as
+// virtio_gpu_create_context: CTX_CREATE with the file's context_init and
+// its debug name or the task's name. Caller holds f.ctxMu.
+func (f *File) ensureContextLocked(t *Task) {
+	c := &f.virt
+	if c.created {
+		return
+	}
+	c.created = true
+	name := c.debugName
+	if !c.explicitDebug {
+		name = t.Comm
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	body := make([]byte, 72)
+	le.PutUint32(body[0:], uint32(len(name)))
+	le.PutUint32(body[4:], c.contextInit)
+	copy(body[8:], name)
+	req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_CREATE, body)
+	le.PutUint32(req[16:], c.ctxID)
+	f.drv.gpu.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+}
+
+// contextInit is virtio_gpu_context_init_ioctl (kernel-semantics §1.5),
+// quirks included: parameters are applied as they are read, with no
+// rollback when a later one fails.
+func contextInit(f *File, t *Task, data []byte) errno.Errno {
+	g := f.drv.gpu
+	if g == nil || !g.has(device.VIRTIO_GPU_F_CONTEXT_INIT) || !g.has(device.VIRTIO_GPU_F_VIRGL) {
+		return errno.EINVAL
+	}
+	n := le.Uint32(data)
+	if n > 4 {
+		return errno.EINVAL
+	}
+	params := make([]byte, 16*n)
+	if n > 0 && t.Mem.CopyIn(le.Uint64(data[8:]), params) != 0 {
+		return errno.EFAULT
+	}
+	f.ctxMu.Lock()
+	defer f.ctxMu.Unlock()
+	c := &f.virt
+	if c.created {
+		return errno.EEXIST
+	}
+	for i := range n {
+		p, v := le.Uint64(params[16*i:]), le.Uint64(params[16*i+8:])
+		switch p {
+		case VIRTGPU_CONTEXT_PARAM_CAPSET_ID:
+			if v > maxCapsetID || !g.hasCapset(uint32(v)) || c.contextInit != 0 {
+				return errno.EINVAL
+			}
+			c.contextInit = uint32(v) & 0xff
+		case VIRTGPU_CONTEXT_PARAM_NUM_RINGS:
+			if c.numRings != 0 || v > maxRings {
+				return errno.EINVAL
+			}
+			if v > 0 {
+				c.baseFenceCtx = f.drv.d.AllocContexts(uint32(v))
+			}
+			c.numRings = uint32(v)
+		case VIRTGPU_CONTEXT_PARAM_POLL_RINGS_MASK:
+			if c.ringIdxMask != 0 {
+				return errno.EINVAL
+			}
+			c.ringIdxMask = v
+		case VIRTGPU_CONTEXT_PARAM_DEBUG_NAME:
+			if c.explicitDebug {
+				return errno.EINVAL
+			}
+			name, e := copyString(t.Mem, v, debugNameSize)
+			if e != 0 {
+				return e
+			}
+			c.debugName, c.explicitDebug = name, true
+		default:
+			return errno.EINVAL
+		}
+	}
+	if c.ringIdxMask != 0 {
+		for b := uint32(0); b < 64; b++ {
+			if c.ringIdxMask&(1<<b) != 0 && b >= c.numRings {
+				return errno.EINVAL
+			}
+		}
+	}
+	f.ensureContextLocked(t)
+	return 0
+}
+
+func (g *gpu) hasCapset(id uint32) bool {
+	for _, c := range g.capsets {
+		if c.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// copyString is strncpy_from_user into a buffer of size bytes: the string
+// up to its NUL, at most size−1 bytes. A fault is EFAULT.
+func copyString(m fence.UserMemory, addr uint64, size int) (string, errno.Errno) {
+	var out []byte
+	var b [1]byte
+	for len(out) < size-1 {
+		if m.CopyIn(addr+uint64(len(out)), b[:]) != 0 {
+			return "", errno.EFAULT
+		}
+		if b[0] == 0 {
+			break
+		}
+		out = append(out, b[0])
+	}
+	return string(out), 0
+}
+
+// execbuf is struct drm_virtgpu_execbuffer.
+type execbuf struct {
+	flags, size                   uint32
+	command, boHandles            uint64
+	numBoHandles                  uint32
+	fenceFd                       int32
+	ringIdx, syncobjStride        uint32
+	numInSyncobjs, numOutSyncobjs uint32
+	inSyncobjs, outSyncobjs       uint64
+}
+
+func (a *execbuf) unmarshal(b []byte) {
+	a.flags, a.size = le.Uint32(b[0:]), le.Uint32(b[4:])
+	a.command, a.boHandles = le.Uint64(b[8:]), le.Uint64(b[16:])
+	a.numBoHandles, a.fenceFd = le.Uint32(b[24:]), int32(le.Uint32(b[28:]))
+	a.ringIdx, a.syncobjStride = le.Uint32(b[32:]), le.Uint32(b[36:])
+	a.numInSyncobjs, a.numOutSyncobjs = le.Uint32(b[40:]), le.Uint32(b[44:])
+	a.inSyncobjs, a.outSyncobjs = le.Uint64(b[48:]), le.Uint64(b[56:])
+}
+
+// postDep is an out-syncobj and the point it will get the out fence at.
+type postDep struct {
+	s     *fence.Syncobj
+	point uint64
+}
+
+// execbuffer is virtio_gpu_execbuffer_ioctl with virtgpu_submit.c (Linux
+// ≥ 6.5, the seed series), step by step as kernel-semantics §2.1 lists
+// them. Only fence_fd is written back, and only on success.
+func execbuffer(f *File, t *Task, data []byte) errno.Errno {
+	g := f.drv.gpu
+	if g == nil || !g.has(device.VIRTIO_GPU_F_VIRGL) {
+		return errno.ENOSYS
+	}
+	var a execbuf
+	a.unmarshal(data)
+	if a.flags&^VIRTGPU_EXECBUF_FLAGS != 0 {
+		return errno.EINVAL
+	}
+	f.ctxMu.Lock()
+	c := f.virt
+	fenceCtx, ring := g.fences.context, 0
+	if a.flags&VIRTGPU_EXECBUF_RING_IDX != 0 {
+		if a.ringIdx >= c.numRings || c.baseFenceCtx == 0 {
+			f.ctxMu.Unlock()
+			return errno.EINVAL
+		}
+		fenceCtx, ring = c.baseFenceCtx, int(a.ringIdx)
+	}
+	f.ensureContextLocked(t)
+	f.ctxMu.Unlock()
+
+	// From here on, cleanup runs whatever happens.
+	var (
+		outFence  *fence.Fence
+		outFd     int32 = -1
+		outFile   *fence.SyncFile
+		post      []postDep
+		resets    []*fence.Syncobj
+		installed bool
+		reserved  bool
+	)
+	defer func() {
+		for _, s := range resets {
+			s.ReplaceFence(nil)
+			s.Put()
+		}
+		for _, p := range post {
+			p.s.Put()
+		}
+		if reserved && !installed {
+			t.FDs.Unreserve(outFd)
+			outFile.DecRef()
+		}
+	}()
+
+	drmEvent := a.flags&VIRTGPU_EXECBUF_RING_IDX != 0 && c.ringIdxMask&(1<<a.ringIdx) != 0
+	if a.flags&VIRTGPU_EXECBUF_FENCE_FD_OUT != 0 || a.numOutSyncobjs > 0 || a.numBoHandles > 0 || drmEvent {
+		ringArg := -1
+		if a.flags&VIRTGPU_EXECBUF_RING_IDX != 0 {
+			ringArg = ring
+		}
+		outFence = g.fences.newFence(f.drv.d, fenceCtx, ringArg)
+	}
+	if drmEvent && !f.reserveEvent() {
+		return errno.ENOMEM
+	}
+	eventReserved := drmEvent
+	defer func() {
+		if eventReserved {
+			f.releaseEvent()
+		}
+	}()
+	if a.numBoHandles > 0 {
+		if uint64(a.numBoHandles)*4 > kvmallocMax {
+			return errno.ENOMEM
+		}
+		handles := make([]byte, 4*int(a.numBoHandles))
+		if t.Mem.CopyIn(a.boHandles, handles) != 0 {
+			return errno.EFAULT
+		}
+		// GEM objects arrive with RESOURCE_CREATE; until then no handle
+		// names one.
+		return errno.ENOENT
+	}
+	if uint64(a.size) > kvmallocMax {
+		return errno.ENOMEM
+	}
+	cmd := make([]byte, a.size)
+	if a.size > 0 && t.Mem.CopyIn(a.command, cmd) != 0 {
+		return errno.EFAULT
+	}
+	if a.flags&VIRTGPU_EXECBUF_FENCE_FD_OUT != 0 {
+		fd, e := t.FDs.Reserve()
+		if e != 0 {
+			return e
+		}
+		outFd, reserved = fd, true
+		outFile = f.drv.d.NewSyncFile(outFence)
+	}
+
+	// Out-syncobjs are parsed before in-syncobjs (parse_post_deps).
+	var e errno.Errno
+	if post, e = f.parsePostDeps(t, &a); e != 0 {
+		return e
+	}
+	ins, e := f.parseDeps(t, &a, fenceCtx+uint64(ring))
+	if e != 0 {
+		return e
+	}
+	resets = ins // committed: reset in cleanup, success or not
+
+	if a.flags&VIRTGPU_EXECBUF_FENCE_FD_IN != 0 {
+		in, ok := fence.SyncFileFence(t.FDs, a.fenceFd)
+		if !ok {
+			return errno.EINVAL
+		}
+		if e := waitUnwrapped(t, in, fenceCtx+uint64(ring)); e != 0 {
+			return e
+		}
+	}
+
+	// Queue SUBMIT_3D; the out fence gets its id as it enters the ring.
+	body := make([]byte, 8)
+	le.PutUint32(body, a.size)
+	req := cmdBuf(device.VIRTIO_GPU_CMD_SUBMIT_3D, body)
+	le.PutUint32(req[16:], c.ctxID)
+	if e := g.queueCmd(req, cmd, device.CtrlHdrSize, outFence, ringOrGlobal(a, ring), nil); e != 0 {
+		return e
+	}
+	if drmEvent {
+		// The reserved event is delivered when the out fence signals.
+		eventReserved = false
+		if _, ok := outFence.AddCallback(func(*fence.Fence) { f.deliverEvent() }); !ok {
+			f.deliverEvent()
+		}
+	}
+
+	if reserved {
+		le.PutUint32(data[28:], uint32(outFd))
+		t.FDs.Install(outFd, outFile)
+		installed = true
+	}
+	for _, p := range post {
+		if p.point != 0 {
+			p.s.AddPoint(outFence, p.point)
+		} else {
+			p.s.ReplaceFence(outFence)
+		}
+	}
+	return 0
+}
+
+func ringOrGlobal(a execbuf, ring int) int {
+	if a.flags&VIRTGPU_EXECBUF_RING_IDX != 0 {
+		return ring
+	}
+	return -1
+}
+
+// readDesc reads syncobj descriptor i as min(stride, 16) bytes into a
+// zeroed struct: handle, flags, point.
+func readDesc(t *Task, base uint64, stride uint32, i uint32) (handle, flags uint32, point uint64, e errno.Errno) {
+	var d [syncobjDescSize]byte
+	n := min(stride, syncobjDescSize)
+	if n > 0 && t.Mem.CopyIn(base+uint64(i)*uint64(stride), d[:n]) != 0 {
+		return 0, 0, 0, errno.EFAULT
+	}
+	return le.Uint32(d[0:]), le.Uint32(d[4:]), le.Uint64(d[8:]), 0
+}
+
+// parsePostDeps is virtio_gpu_parse_post_deps: every descriptor must have
+// no flags and name an existing syncobj (EINVAL, not ENOENT). On failure
+// nothing is kept.
+func (f *File) parsePostDeps(t *Task, a *execbuf) ([]postDep, errno.Errno) {
+	if a.numOutSyncobjs == 0 {
+		return nil, 0
+	}
+	if uint64(a.numOutSyncobjs)*24 > kvmallocMax {
+		return nil, errno.ENOMEM
+	}
+	var deps []postDep
+	fail := func(e errno.Errno) ([]postDep, errno.Errno) {
+		for _, d := range deps {
+			d.s.Put()
+		}
+		return nil, e
+	}
+	for i := range a.numOutSyncobjs {
+		h, flags, point, e := readDesc(t, a.outSyncobjs, a.syncobjStride, i)
+		if e != 0 {
+			return fail(e)
+		}
+		if flags != 0 {
+			return fail(errno.EINVAL)
+		}
+		s := f.syncobjs.Find(h)
+		if s == nil {
+			return fail(errno.EINVAL)
+		}
+		deps = append(deps, postDep{s: s, point: point})
+	}
+	return deps, 0
+}
+
+// parseDeps is virtio_gpu_parse_deps: for each in-syncobj, in order, its
+// fence is found without waiting for submission (ENOENT for an unknown
+// handle, EINVAL for no fence or an unsubmitted point) and waited on now,
+// leaf by leaf, skipping leaves of this submission's own fence context.
+// It returns the syncobjs to reset; on failure, none.
+func (f *File) parseDeps(t *Task, a *execbuf, ownCtx uint64) ([]*fence.Syncobj, errno.Errno) {
+	if a.numInSyncobjs == 0 {
+		return nil, 0
+	}
+	if uint64(a.numInSyncobjs)*8 > kvmallocMax {
+		return nil, errno.ENOMEM
+	}
+	var resets []*fence.Syncobj
+	fail := func(e errno.Errno) ([]*fence.Syncobj, errno.Errno) {
+		for _, s := range resets {
+			s.Put()
+		}
+		return nil, e
+	}
+	for i := range a.numInSyncobjs {
+		h, flags, point, e := readDesc(t, a.inSyncobjs, a.syncobjStride, i)
+		if e != 0 {
+			return fail(e)
+		}
+		if flags&^VIRTGPU_EXECBUF_SYNCOBJ_RESET != 0 {
+			return fail(errno.EINVAL)
+		}
+		in, e := f.syncobjs.FindFence(nil, h, point, 0)
+		if e != 0 {
+			return fail(e)
+		}
+		if e := waitUnwrapped(t, in, ownCtx); e != 0 {
+			return fail(e)
+		}
+		if flags&VIRTGPU_EXECBUF_SYNCOBJ_RESET != 0 {
+			s := f.syncobjs.Find(h)
+			if s == nil {
+				return fail(errno.EINVAL)
+			}
+			resets = append(resets, s)
+		}
+	}
+	return resets, 0
+}
+
+// waitUnwrapped waits, interruptibly and without a timeout, for every leaf
+// of in whose context is not ownCtx: work on the submission's own timeline
+// is ordered by the host. Fence errors are ignored.
+func waitUnwrapped(t *Task, in *fence.Fence, ownCtx uint64) errno.Errno {
+	for _, leaf := range fence.Unwrap(in) {
+		if leaf.Context() == ownCtx {
+			continue
+		}
+		if e := leaf.Wait(t.Ctx, fence.Forever); e != 0 {
+			return e
+		}
+	}
+	return 0
+}
+
+// reserveEvent takes an event's worth of the file's event space
+// (drm_event_reserve_init); false when it is used up.
+func (f *File) reserveEvent() bool {
+	f.evMu.Lock()
+	defer f.evMu.Unlock()
+	if f.evSpace < drmEventSize {
+		return false
+	}
+	f.evSpace -= drmEventSize
+	return true
+}
+
+func (f *File) releaseEvent() {
+	f.evMu.Lock()
+	f.evSpace += drmEventSize
+	f.evMu.Unlock()
+}
+
+// deliverEvent queues a VIRTGPU_EVENT_FENCE_SIGNALED event for read(2).
+func (f *File) deliverEvent() {
+	f.evMu.Lock()
+	defer f.evMu.Unlock()
+	f.events = append(f.events, le.AppendUint32(le.AppendUint32(nil, VIRTGPU_EVENT_FENCE_SIGNALED), drmEventSize)...)
+}
+
+// ReadEvents is read(2) on a DRM file: whole 8-byte events, as many as fit
+// in n bytes; their space is returned to the file. EAGAIN when none is
+// pending (fencelab's DRM reads do not block).
+func (f *File) ReadEvents(n int) ([]byte, errno.Errno) {
+	f.evMu.Lock()
+	defer f.evMu.Unlock()
+	if len(f.events) == 0 {
+		return nil, errno.EAGAIN
+	}
+	k := min(n/drmEventSize, len(f.events)/drmEventSize) * drmEventSize
+	if k == 0 {
+		return nil, errno.EINVAL
+	}
+	out := bytes.Clone(f.events[:k])
+	f.events = f.events[k:]
+	f.evSpace += k
+	return out, 0
+}

@@ -329,3 +329,32 @@ func cHex(v uint64) string {
 	}
 	return fmt.Sprintf("%#x", v)
 }
+
+// The virtgpu table agrees with its numbers and Linux's (kernel-semantics
+// §1.1), and every entry is render-allowed as in virtio_gpu_ioctls[].
+func TestDriverTableAgrees(t *testing.T) {
+	want := map[string]uint32{
+		"DRM_IOCTL_VIRTGPU_EXECBUFFER":   0xC0406442,
+		"DRM_IOCTL_VIRTGPU_GETPARAM":     0xC0106443,
+		"DRM_IOCTL_VIRTGPU_CONTEXT_INIT": 0xC010644B,
+	}
+	n := 0
+	for i, d := range driverIoctls {
+		if d.fn == nil {
+			continue
+		}
+		n++
+		if iocNr(d.cmd) != uint32(i)+DRM_COMMAND_BASE {
+			t.Errorf("%s sits at driver index %d but its number is %#x", d.name, i, iocNr(d.cmd))
+		}
+		if want[d.name] != d.cmd {
+			t.Errorf("%s = %#x; Linux's is %#x", d.name, d.cmd, want[d.name])
+		}
+		if d.flags&DRM_RENDER_ALLOW == 0 {
+			t.Errorf("%s is not render-allowed", d.name)
+		}
+	}
+	if n != len(want) {
+		t.Errorf("driver table has %d ioctls; want %d", n, len(want))
+	}
+}

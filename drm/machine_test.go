@@ -29,12 +29,19 @@ func (t transport) Notify(q int) { t.Device.Kick(q, t.m.clock.Now()) }
 const (
 	machineMem = 32 << 20
 	arenaBase  = 1 << 20
-	arenaSize  = 8 << 20
+	arenaSize  = 2 << 20
 )
 
 func newMachine(t testing.TB, cfg device.Config) *testMachine {
 	t.Helper()
-	m := &testMachine{proc: newProc(t), mem: virtio.NewMemory(machineMem), rec: &timeline.Recorder{}}
+	return newMachineSized(t, cfg, machineMem)
+}
+
+// newMachineSized is newMachine with size bytes of guest memory (at
+// least arenaBase+arenaSize).
+func newMachineSized(t testing.TB, cfg device.Config, size int) *testMachine {
+	t.Helper()
+	m := &testMachine{proc: newProc(t), mem: virtio.NewMemory(size), rec: &timeline.Recorder{}}
 	if cfg.Sink == nil {
 		cfg.Sink = m.rec
 	}

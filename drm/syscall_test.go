@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"fencelab/device"
 	"fencelab/errno"
 	"fencelab/fence"
 )
@@ -230,7 +231,7 @@ func TestPrimaryNodeMaster(t *testing.T) {
 }
 
 // FuzzIoctl feeds arbitrary request numbers and argument bytes to a live
-// driver through every kind of fd a guest can hold. Blocking calls get a
+// driver and device through every kind of fd a guest can hold. Blocking calls get a
 // cancelled context, so nothing can hang. Nothing may panic, every result
 // must be an errno, and closing every fd must release everything.
 func FuzzIoctl(f *testing.F) {
@@ -239,8 +240,11 @@ func FuzzIoctl(f *testing.F) {
 	f.Add(uint8(2), uint32(fence.SW_SYNC_IOC_CREATE_FENCE), make([]byte, 40))
 	f.Add(uint8(0), DRM_IOCTL_VERSION, make([]byte, 36))
 	f.Add(uint8(0), DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, make([]byte, 24))
+	f.Add(uint8(0), DRM_IOCTL_VIRTGPU_EXECBUFFER, make([]byte, 64))
+	f.Add(uint8(0), DRM_IOCTL_VIRTGPU_CONTEXT_INIT, make([]byte, 16))
 	f.Fuzz(func(t *testing.T, which uint8, req uint32, arg []byte) {
-		p := newProc(t)
+		m := newMachineSized(t, device.Config{}, arenaBase+arenaSize)
+		p := m.proc
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		p.task.Ctx = ctx
@@ -266,6 +270,7 @@ func FuzzIoctl(f *testing.F) {
 			}
 		}
 		p.task.FDs.CloseAll()
+		m.run()
 		if l := p.drv.Domain().Live(); !l.Zero() {
 			t.Fatalf("after closing every fd, Live() = %+v", l)
 		}

@@ -54,15 +54,47 @@ type Driver struct {
 	d   *fence.Domain
 	gpu *gpu // nil until Probe
 
-	// idMu guards ctxIDs, the context ids in use (the kernel's ctx_id_ida).
+	// idMu guards ctxIDs, the context ids in use (the kernel's
+	// ctx_id_ida), and rings, the device timeline behind each ring's
+	// dma-fence context.
 	idMu   sync.Mutex
 	ctxIDs map[uint32]bool
+	rings  map[uint64]deviceTimeline
+
+	hostWaits atomic.Bool
 
 	masterTaken atomic.Bool // the primary node's first opener is master
 }
 
 // NewDriver returns a driver whose fences live in d.
-func NewDriver(d *fence.Domain) *Driver { return &Driver{d: d, ctxIDs: map[uint32]bool{}} }
+func NewDriver(d *fence.Domain) *Driver {
+	return &Driver{d: d, ctxIDs: map[uint32]bool{}, rings: map[uint64]deviceTimeline{}}
+}
+
+// SetHostWaits turns on the seed's announced next step, off by default so
+// that the driver behaves as Linux: an EXECBUFFER in-fence that is a fence
+// of another of this device's timelines is not waited in the guest but
+// handed to the host, as a WAIT command at the head of the submission, for
+// the device to wait on. Other in-fences are still waited in the guest.
+func (drv *Driver) SetHostWaits(on bool) { drv.hostWaits.Store(on) }
+
+// deviceTimeline names a device fence timeline: the global one (ctxID 0)
+// or a context's ring.
+type deviceTimeline struct {
+	ctxID uint32
+	ring  uint8
+}
+
+// timelineOf says which device timeline a dma-fence context belongs to.
+func (drv *Driver) timelineOf(fenceCtx uint64) (deviceTimeline, bool) {
+	if g := drv.gpu; g != nil && fenceCtx == g.fences.context {
+		return deviceTimeline{}, true
+	}
+	drv.idMu.Lock()
+	defer drv.idMu.Unlock()
+	t, ok := drv.rings[fenceCtx]
+	return t, ok
+}
 
 // allocCtxID returns the lowest free context id ≥ 1, as
 // virtio_gpu_driver_open does (ida_alloc + 1).

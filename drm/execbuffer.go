@@ -195,6 +195,11 @@ func contextInit(f *File, t *Task, data []byte) errno.Errno {
 			}
 			if v > 0 {
 				c.baseFenceCtx = f.drv.d.AllocContexts(uint32(v))
+				f.drv.idMu.Lock()
+				for r := range uint32(v) {
+					f.drv.rings[c.baseFenceCtx+uint64(r)] = deviceTimeline{ctxID: c.ctxID, ring: uint8(r)}
+				}
+				f.drv.idMu.Unlock()
 			}
 			c.numRings = uint32(v)
 		case VIRTGPU_CONTEXT_PARAM_POLL_RINGS_MASK:
@@ -378,7 +383,8 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 	if post, e = f.parsePostDeps(t, &a); e != 0 {
 		return e
 	}
-	ins, e := f.parseDeps(t, &a, fenceCtx+uint64(ring))
+	w := &inWaiter{drv: f.drv, own: fenceCtx + uint64(ring), host: f.drv.hostWaits.Load()}
+	ins, e := f.parseDeps(t, &a, w)
 	if e != 0 {
 		return e
 	}
@@ -389,9 +395,13 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		if !ok {
 			return errno.EINVAL
 		}
-		if e := waitUnwrapped(t, in, fenceCtx+uint64(ring)); e != 0 {
+		if e := w.wait(t, in); e != 0 {
 			return e
 		}
+	}
+	if len(w.ops) > 0 {
+		cmd = append(w.ops, cmd...)
+		a.size = uint32(len(cmd))
 	}
 
 	// Queue SUBMIT_3D; the out fence gets its id as it enters the ring.
@@ -482,7 +492,7 @@ func (f *File) parsePostDeps(t *Task, a *execbuf) ([]postDep, errno.Errno) {
 // handle, EINVAL for no fence or an unsubmitted point) and waited on now,
 // leaf by leaf, skipping leaves of this submission's own fence context.
 // It returns the syncobjs to reset; on failure, none.
-func (f *File) parseDeps(t *Task, a *execbuf, ownCtx uint64) ([]*fence.Syncobj, errno.Errno) {
+func (f *File) parseDeps(t *Task, a *execbuf, w *inWaiter) ([]*fence.Syncobj, errno.Errno) {
 	if a.numInSyncobjs == 0 {
 		return nil, 0
 	}
@@ -508,7 +518,7 @@ func (f *File) parseDeps(t *Task, a *execbuf, ownCtx uint64) ([]*fence.Syncobj, 
 		if e != 0 {
 			return fail(e)
 		}
-		if e := waitUnwrapped(t, in, ownCtx); e != 0 {
+		if e := w.wait(t, in); e != 0 {
 			return fail(e)
 		}
 		if flags&VIRTGPU_EXECBUF_SYNCOBJ_RESET != 0 {
@@ -522,13 +532,30 @@ func (f *File) parseDeps(t *Task, a *execbuf, ownCtx uint64) ([]*fence.Syncobj, 
 	return resets, 0
 }
 
-// waitUnwrapped waits, interruptibly and without a timeout, for every leaf
-// of in whose context is not ownCtx: work on the submission's own timeline
-// is ordered by the host. Fence errors are ignored.
-func waitUnwrapped(t *Task, in *fence.Fence, ownCtx uint64) errno.Errno {
+// inWaiter waits for a submission's in-fences (§2.3): every leaf of an
+// in-fence is waited, interruptibly and without a timeout, unless it is on
+// the submission's own dma-fence context (the host orders that work).
+// With host waits on, a leaf that is a fence of another of this device's
+// timelines is instead turned into a WAIT command for the device. Fence
+// errors are ignored.
+type inWaiter struct {
+	drv  *Driver
+	own  uint64
+	host bool
+	ops  []byte // WAIT commands to put at the head of the stream
+}
+
+func (w *inWaiter) wait(t *Task, in *fence.Fence) errno.Errno {
 	for _, leaf := range fence.Unwrap(in) {
-		if leaf.Context() == ownCtx {
+		if leaf.Context() == w.own {
 			continue
+		}
+		if w.host && !leaf.IsSignaled() && leaf.Seqno() != 0 {
+			if tl, ok := w.drv.timelineOf(leaf.Context()); ok {
+				id := leaf.Seqno()
+				w.ops = append(w.ops, words(uint32(device.OpWait)|4<<16, tl.ctxID, uint32(tl.ring), uint32(id), uint32(id>>32))...)
+				continue
+			}
 		}
 		if e := leaf.Wait(t.Ctx, fence.Forever); e != 0 {
 			return e

@@ -404,3 +404,40 @@ func TestExecbufferSameContextSkip(t *testing.T) {
 	m.runLocked(mu)
 	m.teardown()
 }
+
+// With host waits on, an in-fence from another ring is not waited in the
+// guest: the submission returns at once, and the device holds its job
+// until the other ring's fence retires (the seed's announced next step).
+// An in-fence that is not the device's (sw_sync) is still waited in the
+// guest.
+func TestExecbufferHostWaits(t *testing.T) {
+	m := newMachine(t, device.Config{Threading: device.WorkerPerRing})
+	m.drv.SetHostWaits(true)
+	fd := m.open(PathRender)
+	m.contextInit(fd, VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 2)
+	s, done := m.syncobj(fd), m.syncobj(fd)
+	start := m.clock.Now()
+	if e, _ := m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_RING_IDX, ring: 0, cmd: work(5_000_000), out: [][3]uint64{{uint64(s), 0, 0}}}); e != 0 {
+		t.Fatal(e)
+	}
+	// This would block without host waits (TestExecbufferSameContextSkip).
+	if e, _ := m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_RING_IDX, ring: 1, cmd: work(1_000_000),
+		in: [][3]uint64{{uint64(s), 0, 0}}, out: [][3]uint64{{uint64(done), 0, 1}}}); e != 0 {
+		t.Fatalf("cross-ring submit with host waits = %v", e)
+	}
+	m.run()
+	if q := m.query(fd, done); q != 1 {
+		t.Fatalf("second submission's point = %d; want 1", q)
+	}
+	// Its job started only when ring 0's fence retired, at 5 ms.
+	var ring1Start int64 = -1
+	for _, e := range m.rec.Of(timeline.JobEnd) {
+		if e.RingIdx == 1 {
+			ring1Start = e.Time - 1_000_000
+		}
+	}
+	if ring1Start != start+5_000_000 {
+		t.Errorf("ring 1's job ran from %d; want from %d, when ring 0 retired", ring1Start-start, 5_000_000)
+	}
+	m.teardown()
+}

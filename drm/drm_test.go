@@ -7,74 +7,22 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"fencelab/errno"
 	"fencelab/fence"
+	"fencelab/internal/flatmem"
 )
 
-// procMem is a process's memory for tests: addresses [base, base+len).
-type procMem struct {
-	mu   sync.Mutex
-	base uint64
-	buf  []byte
-	next uint64
-}
+// procMem is a process's memory: a flat range from procBase.
+type procMem struct{ *flatmem.Memory }
 
 const procBase = 0x10000
 
-func newProcMem(size int) *procMem {
-	return &procMem{base: procBase, buf: make([]byte, size), next: procBase}
-}
+func newProcMem(size int) *procMem { return &procMem{flatmem.New(procBase, size)} }
 
-func (m *procMem) span(addr uint64, n int) ([]byte, bool) {
-	if addr < m.base || addr-m.base > uint64(len(m.buf)) || uint64(n) > uint64(len(m.buf))-(addr-m.base) {
-		return nil, false
-	}
-	o := addr - m.base
-	return m.buf[o : o+uint64(n)], true
-}
-
-func (m *procMem) CopyIn(addr uint64, dst []byte) errno.Errno {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	src, ok := m.span(addr, len(dst))
-	if !ok {
-		return errno.EFAULT
-	}
-	copy(dst, src)
-	return 0
-}
-
-func (m *procMem) CopyOut(addr uint64, src []byte) errno.Errno {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	dst, ok := m.span(addr, len(src))
-	if !ok {
-		return errno.EFAULT
-	}
-	copy(dst, src)
-	return 0
-}
-
-// put stores b in fresh memory and returns its address.
-func (m *procMem) put(b []byte) uint64 {
-	m.mu.Lock()
-	a := (m.next + 7) &^ 7
-	m.next = a + uint64(len(b))
-	m.mu.Unlock()
-	m.CopyOut(a, b)
-	return a
-}
-
-func (m *procMem) get(addr uint64, n int) []byte {
-	b := make([]byte, n)
-	if m.CopyIn(addr, b) != 0 {
-		panic("procMem.get outside memory")
-	}
-	return b
-}
+func (m *procMem) put(b []byte) uint64           { return m.Put(b) }
+func (m *procMem) get(addr uint64, n int) []byte { return m.Get(addr, n) }
 
 // proc is a guest process with the driver: it issues system calls as a C
 // program would.

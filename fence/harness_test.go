@@ -9,71 +9,23 @@ import (
 	"testing"
 
 	"fencelab/errno"
+	"fencelab/internal/flatmem"
 )
 
 // This file is the test harness: a process's memory, fd table and eventfd,
 // and a "DRM file" that issues the syncobj ioctls the way IGT's
 // lib/igt_syncobj.c does, so tests read like the IGT subtests they mirror.
 
-// testMem is a flat "guest memory": addresses [base, base+len(buf)).
-// Address 0 and everything outside fault with EFAULT.
-type testMem struct {
-	mu   sync.Mutex
-	base uint64
-	buf  []byte
-	next uint64
-}
+// testMem is the process's memory: a flat range from memBase; address 0
+// and everything outside fault with EFAULT.
+type testMem struct{ *flatmem.Memory }
 
 const memBase = 0x10000
 
-func newTestMem(size int) *testMem {
-	return &testMem{base: memBase, buf: make([]byte, size), next: memBase}
-}
-
-func (m *testMem) span(addr uint64, n int) ([]byte, bool) {
-	if addr < m.base {
-		return nil, false
-	}
-	off := addr - m.base
-	if off > uint64(len(m.buf)) || uint64(n) > uint64(len(m.buf))-off {
-		return nil, false
-	}
-	return m.buf[off : off+uint64(n)], true
-}
-
-func (m *testMem) CopyIn(addr uint64, dst []byte) errno.Errno {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	src, ok := m.span(addr, len(dst))
-	if !ok {
-		return errno.EFAULT
-	}
-	copy(dst, src)
-	return 0
-}
-
-func (m *testMem) CopyOut(addr uint64, src []byte) errno.Errno {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	dst, ok := m.span(addr, len(src))
-	if !ok {
-		return errno.EFAULT
-	}
-	copy(dst, src)
-	return 0
-}
+func newTestMem(size int) *testMem { return &testMem{flatmem.New(memBase, size)} }
 
 // alloc returns n zeroed bytes of memory, 8-byte aligned.
-func (m *testMem) alloc(n int) uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	a := (m.next + 7) &^ 7
-	if a-m.base+uint64(n) > uint64(len(m.buf)) {
-		panic("testMem: out of memory")
-	}
-	m.next = a + uint64(n)
-	return a
-}
+func (m *testMem) alloc(n int) uint64 { return m.Alloc(n) }
 
 // u32s stores vs in fresh memory and returns its address (0 for none).
 func (m *testMem) u32s(vs ...uint32) uint64 {

@@ -780,7 +780,7 @@ var opsTimelineSignalCases = []opsCase{
 }
 
 // opsMemEnd is one past the last byte of f's memory.
-func opsMemEnd(f *drmFile) uint64 { return f.mem.base + uint64(len(f.mem.buf)) }
+func opsMemEnd(f *drmFile) uint64 { return f.mem.End() }
 
 var opsQueryCases = []opsCase{
 	{name: "Query(flags=2)", setup: opsMkTimeline(1), call: func(e *opsEnv) errno.Errno {

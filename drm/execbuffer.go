@@ -2,6 +2,7 @@ package drm
 
 import (
 	"bytes"
+	"sort"
 
 	"fencelab/device"
 	"fencelab/errno"
@@ -60,10 +61,22 @@ const (
 	syncobjDescSize = 16
 )
 
+// taskCommLen is TASK_COMM_LEN: a task name is at most 15 characters.
+const taskCommLen = 16
+
 // kvmallocMax stands for how much kvmalloc_array will give one EXECBUFFER
 // (Linux's limit is INT_MAX bytes and the machine's memory; a browser tab
 // needs a smaller one). Past it: ENOMEM.
 const kvmallocMax = 64 << 20
+
+// maxHostWaits bounds the timelines one submission hands to the host;
+// in-fences on further timelines are waited in the guest. hostWaitRoom is
+// the stream space their WAIT commands (20 bytes each) can take, reserved
+// so that a stream that fits still fits with them.
+const (
+	maxHostWaits = 64
+	hostWaitRoom = 20 * maxHostWaits
+)
 
 // drmEventSize is the 8-byte struct drm_event a poll-ring submit reserves;
 // eventSpace is each file's budget (drm_file.event_space).
@@ -78,6 +91,7 @@ type ctxState struct {
 	created       bool
 	contextInit   uint32
 	numRings      uint32
+	ringsSet      bool
 	baseFenceCtx  uint64
 	ringIdxMask   uint64
 	debugName     string
@@ -142,7 +156,6 @@ func (f *File) ensureContextLocked(t *Task) {
 	if c.created {
 		return
 	}
-	c.created = true
 	name := c.debugName
 	if !c.explicitDebug {
 		name = t.Comm
@@ -150,13 +163,19 @@ func (f *File) ensureContextLocked(t *Task) {
 	if len(name) > 64 {
 		name = name[:64]
 	}
+	if !c.explicitDebug && len(name) > taskCommLen-1 {
+		name = name[:taskCommLen-1] // get_task_comm: TASK_COMM_LEN
+	}
 	body := make([]byte, 72)
 	le.PutUint32(body[0:], uint32(len(name)))
 	le.PutUint32(body[4:], c.contextInit)
 	copy(body[8:], name)
 	req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_CREATE, body)
 	le.PutUint32(req[16:], c.ctxID)
-	f.drv.gpu.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+	// A 96-byte request always fits, so this only waits for room.
+	if f.drv.gpu.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil) == 0 {
+		c.created = true
+	}
 }
 
 // contextInit is virtio_gpu_context_init_ioctl (kernel-semantics §1.5),
@@ -190,9 +209,12 @@ func contextInit(f *File, t *Task, data []byte) errno.Errno {
 			}
 			c.contextInit = uint32(v) & 0xff
 		case VIRTGPU_CONTEXT_PARAM_NUM_RINGS:
-			if c.numRings != 0 || v > maxRings {
+			// The kernel's "already set" test is base_fence_ctx != 0,
+			// which even 0 rings makes true.
+			if c.ringsSet || v > maxRings {
 				return errno.EINVAL
 			}
+			c.ringsSet = true
 			if v > 0 {
 				c.baseFenceCtx = f.drv.d.AllocContexts(uint32(v))
 				f.drv.idMu.Lock()
@@ -362,7 +384,7 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		// names one.
 		return errno.ENOENT
 	}
-	if uint64(a.size) > kvmallocMax {
+	if uint64(a.size) > kvmallocMax || !g.fits(device.CtrlHdrSize+8, int(a.size)+hostWaitRoom, device.CtrlHdrSize) {
 		return errno.ENOMEM
 	}
 	cmd := make([]byte, a.size)
@@ -399,8 +421,8 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 			return e
 		}
 	}
-	if len(w.ops) > 0 {
-		cmd = append(w.ops, cmd...)
+	if len(w.waits) > 0 {
+		cmd = append(w.ops(), cmd...)
 		a.size = uint32(len(cmd))
 	}
 
@@ -539,10 +561,31 @@ func (f *File) parseDeps(t *Task, a *execbuf, w *inWaiter) ([]*fence.Syncobj, er
 // timelines is instead turned into a WAIT command for the device. Fence
 // errors are ignored.
 type inWaiter struct {
-	drv  *Driver
-	own  uint64
-	host bool
-	ops  []byte // WAIT commands to put at the head of the stream
+	drv   *Driver
+	own   uint64
+	host  bool
+	waits map[deviceTimeline]uint64 // the highest fence id to wait for on each
+}
+
+// ops returns the WAIT commands for the host, one per timeline, in
+// (context, ring) order.
+func (w *inWaiter) ops() []byte {
+	keys := make([]deviceTimeline, 0, len(w.waits))
+	for k := range w.waits {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].ctxID != keys[j].ctxID {
+			return keys[i].ctxID < keys[j].ctxID
+		}
+		return keys[i].ring < keys[j].ring
+	})
+	var b []byte
+	for _, k := range keys {
+		id := w.waits[k]
+		b = append(b, words(uint32(device.OpWait)|4<<16, k.ctxID, uint32(k.ring), uint32(id), uint32(id>>32))...)
+	}
+	return b
 }
 
 func (w *inWaiter) wait(t *Task, in *fence.Fence) errno.Errno {
@@ -551,9 +594,11 @@ func (w *inWaiter) wait(t *Task, in *fence.Fence) errno.Errno {
 			continue
 		}
 		if w.host && !leaf.IsSignaled() && leaf.Seqno() != 0 {
-			if tl, ok := w.drv.timelineOf(leaf.Context()); ok {
-				id := leaf.Seqno()
-				w.ops = append(w.ops, words(uint32(device.OpWait)|4<<16, tl.ctxID, uint32(tl.ring), uint32(id), uint32(id>>32))...)
+			if tl, ok := w.drv.timelineOf(leaf.Context()); ok && (len(w.waits) < maxHostWaits || w.waits[tl] != 0) {
+				if w.waits == nil {
+					w.waits = map[deviceTimeline]uint64{}
+				}
+				w.waits[tl] = max(w.waits[tl], leaf.Seqno())
 				continue
 			}
 		}

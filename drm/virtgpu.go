@@ -48,11 +48,14 @@ type gpu struct {
 	capsets  []capset
 	scanouts uint32
 
-	alloc *guestAlloc
+	alloc    *guestAlloc
+	capacity uint64 // the arena left for requests
 
 	// qmu guards the control queue and its outstanding requests (the
-	// kernel's ctrlq.qlock).
+	// kernel's ctrlq.qlock); room is signalled whenever answered requests
+	// give back queue slots and guest memory (the kernel's ack_queue).
 	qmu     sync.Mutex
+	room    *sync.Cond
 	ctrl    *virtio.DriverQueue
 	pending map[uint16]*vbuf
 
@@ -75,6 +78,7 @@ type vbuf struct {
 // cannot be driven.
 func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) error {
 	g := &gpu{tr: tr, mem: mem, alloc: newGuestAlloc(arena, size), pending: map[uint16]*vbuf{}}
+	g.room = sync.NewCond(&g.qmu)
 	tr.SetStatus(0)
 	tr.SetStatus(virtio.VIRTIO_CONFIG_S_ACKNOWLEDGE | virtio.VIRTIO_CONFIG_S_DRIVER)
 	g.features = tr.DeviceFeatures() & driverFeatures
@@ -95,6 +99,8 @@ func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) e
 	}
 	var cfg [16]byte
 	tr.ReadConfig(0, cfg[:])
+	// What is left once the queues are placed is all requests can use.
+	g.capacity = g.alloc.largestFree()
 	g.scanouts = le.Uint32(cfg[8:])
 	ncapsets := le.Uint32(cfg[12:])
 	g.fences.context = drv.d.AllocContexts(1)
@@ -108,6 +114,7 @@ func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) e
 			}
 		})
 		if err != 0 {
+			drv.gpu = nil
 			return fmt.Errorf("drm: GET_CAPSET_INFO(%d): %v", i, err)
 		}
 		if info.id != 0 {
@@ -162,48 +169,50 @@ func cmdBuf(typ uint32, body []byte) []byte {
 // filled here when f is given), then data if any, both device-readable,
 // then respSize bytes for the response. The fence gets its id the moment
 // the request enters the ring. done, if given, runs with the response.
-// ENOMEM when guest memory or queue slots run out.
+//
+// Like the kernel, it cannot fail once a request fits at all: while the
+// queue or the guest-memory arena is full it waits for answered requests
+// to give room back (a hung device therefore blocks the caller, as it
+// does on Linux). A request larger than the whole arena is ENOMEM, before
+// anything happens.
 func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring int, done func([]byte)) errno.Errno {
-	v := &vbuf{respSize: respSize, fence: f, done: done}
-	put := func(b []byte) (uint64, bool) {
-		a, ok := g.alloc.get(uint64(len(b)))
-		if ok {
-			g.mem.Write(a, b)
-			v.bufs = append(v.bufs, a)
-		}
-		return a, ok
-	}
-	reqAddr, ok1 := put(req)
-	var dataAddr uint64
-	ok2 := true
-	if len(data) > 0 {
-		dataAddr, ok2 = put(data)
-	}
-	var ok3 bool
-	v.resp, ok3 = g.alloc.get(uint64(respSize))
-	if ok3 {
-		v.bufs = append(v.bufs, v.resp)
-	}
-	if !ok1 || !ok2 || !ok3 {
-		g.free(v)
+	if !g.fits(len(req), len(data), respSize) {
 		return errno.ENOMEM
 	}
+	ndesc := 2
+	if len(data) > 0 {
+		ndesc = 3
+	}
+	v := &vbuf{respSize: respSize, fence: f, done: done}
+	g.qmu.Lock()
+	var reqAddr, dataAddr uint64
+	for {
+		if g.ctrl.NumFree() >= ndesc {
+			if bufs, ok := g.alloc.getAll(uint64(len(req)), uint64(len(data)), uint64(respSize)); ok {
+				reqAddr, dataAddr, v.resp = bufs[0], bufs[1], bufs[2]
+				v.bufs = []uint64{bufs[0], bufs[2]}
+				if len(data) > 0 {
+					v.bufs = append(v.bufs, bufs[1])
+				} else {
+					g.alloc.put(bufs[1])
+				}
+				break
+			}
+		}
+		g.room.Wait()
+	}
+	g.mem.Write(reqAddr, req)
+	g.mem.Write(dataAddr, data)
 	readable := []virtio.Buf{{Addr: reqAddr, Len: uint32(len(req))}}
 	if len(data) > 0 {
 		readable = append(readable, virtio.Buf{Addr: dataAddr, Len: uint32(len(data))})
 	}
-	g.qmu.Lock()
 	if f != nil {
 		g.fences.emit(g.mem, reqAddr, f, ring)
 	}
 	head, err := g.ctrl.Add(readable, []virtio.Buf{{Addr: v.resp, Len: respSize}})
 	if err != nil {
-		if f != nil {
-			g.fences.unemit(f)
-		}
-		g.qmu.Unlock()
-		g.free(v)
-		return errno.ENOMEM
+		panic("drm: a control queue with room refused a chain: " + err.Error())
 	}
 	g.pending[head] = v
 	notify := g.ctrl.Kick()
@@ -212,6 +221,13 @@ func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring i
 		g.tr.Notify(device.ControlQ)
 	}
 	return 0
+}
+
+// fits reports whether a request of these sizes can ever be queued: all
+// its pieces, rounded up, in the arena left for requests.
+func (g *gpu) fits(req, data int, resp uint32) bool {
+	round := func(n uint64) uint64 { return max((n+15)&^15, 16) }
+	return round(uint64(req))+round(uint64(data))+round(uint64(resp)) <= g.capacity
 }
 
 // sync sends a request and waits for its answer (virtio_gpu's
@@ -273,6 +289,11 @@ func (drv *Driver) Interrupt(q int) {
 			v.done(resp)
 		}
 		g.free(v)
+	}
+	if len(answered) > 0 {
+		g.qmu.Lock()
+		g.room.Broadcast()
+		g.qmu.Unlock()
 	}
 }
 
@@ -376,6 +397,7 @@ func (fd *fenceDriver) process(id uint64) {
 // guestAlloc hands out 16-byte-aligned pieces of a guest-memory arena,
 // first fit, merging freed neighbours. O(n) in the free pieces.
 type guestAlloc struct {
+	total uint64
 	mu    sync.Mutex
 	free  []span // sorted by address, never adjacent
 	sizes map[uint64]uint64
@@ -388,10 +410,41 @@ func newGuestAlloc(base, size uint64) *guestAlloc {
 	if start-base >= size {
 		return &guestAlloc{sizes: map[uint64]uint64{}}
 	}
-	return &guestAlloc{free: []span{{start, (size - (start - base)) &^ 15}}, sizes: map[uint64]uint64{}}
+	total := (size - (start - base)) &^ 15
+	return &guestAlloc{total: total, free: []span{{start, total}}, sizes: map[uint64]uint64{}}
+}
+
+// largestFree is the largest piece the arena could hand out now.
+func (a *guestAlloc) largestFree() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var n uint64
+	for _, s := range a.free {
+		n = max(n, s.size)
+	}
+	return n
+}
+
+// getAll allocates several pieces, or none.
+func (a *guestAlloc) getAll(ns ...uint64) ([]uint64, bool) {
+	out := make([]uint64, 0, len(ns))
+	for _, n := range ns {
+		addr, ok := a.get(n)
+		if !ok {
+			for _, x := range out {
+				a.put(x)
+			}
+			return nil, false
+		}
+		out = append(out, addr)
+	}
+	return out, true
 }
 
 func (a *guestAlloc) get(n uint64) (uint64, bool) {
+	if n > a.total {
+		return 0, false
+	}
 	n = max((n+15)&^15, 16)
 	a.mu.Lock()
 	defer a.mu.Unlock()

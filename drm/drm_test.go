@@ -206,7 +206,8 @@ func TestIoctlLayer(t *testing.T) {
 // asks VERSION in the compat layout, which reports the same values.
 //
 // One line differs on purpose, until the KMS subset lands: GET_UNIQUE,
-// which fencelab does not have yet, is EINVAL rather than EACCES.
+// which fencelab does not have yet, is EINVAL rather than EACCES; the test
+// says so explicitly rather than faking the line.
 func TestOracleIoctlLayer(t *testing.T) {
 	want, err := os.ReadFile("testdata/oracle/ioctl_layer.linux.txt")
 	if err != nil {
@@ -248,7 +249,7 @@ func TestOracleIoctlLayer(t *testing.T) {
 	say("core nr 0xd5 -> errno=%d", ioctlErr(IOWR('d', 0xD5, 8), buf))
 	say("driver nr 0x4c -> errno=%d", ioctlErr(IOWR('d', 0x4C, 8), buf))
 	say("driver nr 0x9f -> errno=%d", ioctlErr(IOWR('d', 0x9F, 8), buf))
-	say("core nr 0x01 (get_unique) render -> errno=%d", 13) // see the doc comment
+	say("core nr 0x01 (get_unique) render -> errno=%d", ioctlErr(IOWR('d', 0x01, 8), buf))
 	say("create argp=0x1000 -> errno=%d", p.drv.Ioctl(p.task, fd, DRM_IOCTL_SYNCOBJ_CREATE, 0x1000))
 	say("create argp=NULL -> errno=%d", p.drv.Ioctl(p.task, fd, DRM_IOCTL_SYNCOBJ_CREATE, 0))
 	e, v = p.ioctl(fd, IOC(_IOC_READ|_IOC_WRITE, 'd', 0xBF, 4), u32s(0xaaaaaaaa, 0xbbbbbbbb, 0xcccccccc, 0xdddddddd))
@@ -264,8 +265,24 @@ func TestOracleIoctlLayer(t *testing.T) {
 	say("destroy 0 -> errno=%d", e)
 	e, v = p.ioctl(card, DRM_IOCTL_SYNCOBJ_CREATE, u32s(0, 0))
 	say("card0 syncobj create -> errno=%d handle=%d", e, w(0))
-	if got := out.String(); got != string(want) {
-		t.Errorf("fencelab's transcript differs from Linux 6.12's:\n--- fencelab\n%s--- linux\n%s", got, want)
+	// Known divergence, until the KMS subset adds GET_UNIQUE: Linux says
+	// EACCES (it exists but is not render-allowed), fencelab EINVAL (no
+	// such ioctl). Compare every other line; pin what fencelab says here.
+	const unique = "core nr 0x01 (get_unique) render -> errno="
+	gotLines, wantLines := strings.Split(out.String(), "\n"), strings.Split(string(want), "\n")
+	if len(gotLines) != len(wantLines) {
+		t.Fatalf("transcripts have %d and %d lines:\n--- fencelab\n%s--- linux\n%s", len(gotLines), len(wantLines), out.String(), want)
+	}
+	for i := range gotLines {
+		if strings.HasPrefix(wantLines[i], unique) {
+			if wantLines[i] != unique+"13" || gotLines[i] != unique+"22" {
+				t.Errorf("GET_UNIQUE: linux %q, fencelab %q; want 13 and 22 until KMS lands", wantLines[i], gotLines[i])
+			}
+			continue
+		}
+		if gotLines[i] != wantLines[i] {
+			t.Errorf("line %d: fencelab %q; linux %q", i+1, gotLines[i], wantLines[i])
+		}
 	}
 	p.teardown()
 }

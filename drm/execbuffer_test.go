@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"testing"
+	"time"
 
 	"fencelab/device"
 	"fencelab/errno"
@@ -97,6 +98,7 @@ type exec struct {
 	numIn    uint32 // overrides len(in) when set
 	numOut   uint32
 	rawCount bool
+	numBo    uint32 // overrides the BO count when set
 }
 
 func descs(ds [][3]uint64) []byte {
@@ -131,6 +133,9 @@ func (p *proc) execbuf(fd int32, x exec) (errno.Errno, int32) {
 	numBo := uint32(len(x.bos))
 	if x.boAddr != 0 && numBo == 0 {
 		numBo = 1
+	}
+	if x.numBo != 0 {
+		numBo = x.numBo
 	}
 	stride := x.stride
 	if stride == 0 && !x.rawCount {
@@ -208,6 +213,8 @@ func TestContextInit(t *testing.T) {
 		{"poll mask past the rings", [][]uint64{{rings, 2, mask, 4}}, []errno.Errno{errno.EINVAL}},
 		// No rollback: the first call recorded the rings, so the retry fails.
 		{"partial state survives a failure", [][]uint64{{rings, 2, capset, 1}, {rings, 2}}, []errno.Errno{errno.EINVAL, errno.EINVAL}},
+		// 0 rings still counts as set (base_fence_ctx != 0 in the kernel).
+		{"rings 0 then 2", [][]uint64{{rings, 0, rings, 2}}, []errno.Errno{errno.EINVAL}},
 		{"ok", [][]uint64{{capset, fl, rings, 2, mask, 3}}, []errno.Errno{0}},
 	}
 	for _, tt := range tests {
@@ -238,21 +245,40 @@ func TestContextInit(t *testing.T) {
 			creates++
 		}
 	}
-	if creates < 3 {
-		t.Errorf("the device saw %d CTX_CREATE; want one per created context", creates)
+	// Contexts were created by: "no params" (1), "ok" (1), and the lazy
+	// EXECBUFFER (1); every failed CONTEXT_INIT created none.
+	if creates != 3 {
+		t.Errorf("the device saw %d CTX_CREATE; want exactly 3, one per created context", creates)
 	}
 	m.teardown()
 }
 
 // leakCheck snapshots everything an ioctl could leak.
 type leakCheck struct {
-	live  fence.Live
-	fds   int
-	guest uint64
+	live    fence.Live
+	fds     int
+	guest   uint64
+	pending int // fences emitted and not signalled
+	events  int // DRM event space left, summed over the open DRM files
 }
 
 func (m *testMachine) snapshot() leakCheck {
-	return leakCheck{m.drv.Domain().Live(), m.task.FDs.Len(), m.drv.gpu.alloc.inUse()}
+	g := m.drv.gpu
+	g.fences.mu.Lock()
+	pending := len(g.fences.pending)
+	g.fences.mu.Unlock()
+	events := 0
+	for fd := int32(0); fd < 64; fd++ {
+		if f, e := m.task.FDs.Get(fd); e == 0 {
+			if df, ok := f.(*File); ok {
+				df.evMu.Lock()
+				events += df.evSpace
+				df.evMu.Unlock()
+			}
+			f.DecRef()
+		}
+	}
+	return leakCheck{m.drv.Domain().Live(), m.task.FDs.Len(), g.alloc.inUse(), pending, events}
 }
 
 // Every errno row of kernel-semantics §2.2 that fencelab can reach today,
@@ -293,7 +319,17 @@ func TestExecbufferErrors(t *testing.T) {
 		// Out-syncobjs are parsed first: both bad, the out error wins.
 		{"outs before ins", fd, exec{in: [][3]uint64{{99, 0, 0}}, out: [][3]uint64{{99, 0, 0}}}, errno.EINVAL},
 		{"FENCE_FD_IN not a sync_file", fd, exec{flags: VIRTGPU_EXECBUF_FENCE_FD_IN, fenceFd: null}, errno.EINVAL},
-		{"huge BO count", fd, exec{rawCount: true, boAddr: bad}, errno.EFAULT},
+		{"huge BO count", fd, exec{numBo: 0x7fffffff, boAddr: bad}, errno.ENOMEM},
+		{"huge in count", fd, exec{rawCount: true, numIn: 0x7fffffff, stride: 16, inAddr: bad}, errno.ENOMEM},
+		{"huge out count", fd, exec{rawCount: true, numOut: 0x7fffffff, stride: 16, outAddr: bad}, errno.ENOMEM},
+		// 3 MiB does not fit the driver's 2 MiB arena: refused at the copy
+		// step, before the (unmapped) command is even read.
+		{"command larger than the arena", fd, exec{cmd: make([]byte, 3<<20), cmdAddr: bad}, errno.ENOMEM},
+		// With FENCE_FD_OUT the fd is reserved early: every later failure
+		// must give it back and leave fence_fd as passed.
+		{"FENCE_FD_OUT then out-syncobj unknown", fd, exec{flags: VIRTGPU_EXECBUF_FENCE_FD_OUT, fenceFd: -7, out: [][3]uint64{{99, 0, 0}}}, errno.EINVAL},
+		{"FENCE_FD_OUT then in-syncobj unknown", fd, exec{flags: VIRTGPU_EXECBUF_FENCE_FD_OUT, fenceFd: -7, in: [][3]uint64{{99, 0, 0}}}, errno.ENOENT},
+		{"FENCE_FD_OUT then FENCE_FD_IN bad", fd, exec{flags: VIRTGPU_EXECBUF_FENCE_FD_OUT | VIRTGPU_EXECBUF_FENCE_FD_IN, fenceFd: null}, errno.EINVAL},
 	}
 	for _, tt := range tests {
 		before := m.snapshot()
@@ -392,10 +428,12 @@ func TestExecbufferSameContextSkip(t *testing.T) {
 		e, _ := submit(1, exec{in: [][3]uint64{{uint64(s), 0, 0}}})
 		done <- e
 	}()
+	// It must still be waiting a while later (if it were not waiting, it
+	// would have returned within microseconds).
 	select {
 	case e := <-done:
 		t.Fatalf("cross-ring submit returned (%v) before its in-fence signalled", e)
-	default:
+	case <-time.After(20 * time.Millisecond):
 	}
 	m.runLocked(mu)
 	if e := <-done; e != 0 {
@@ -440,4 +478,119 @@ func TestExecbufferHostWaits(t *testing.T) {
 		t.Errorf("ring 1's job ran from %d; want from %d, when ring 0 retired", ring1Start-start, 5_000_000)
 	}
 	m.teardown()
+}
+
+// The control queue has room for about 85 requests; more submissions wait
+// for the device to answer some, and none fails (the kernel's step 10
+// cannot fail).
+func TestExecbufferWaitsForQueueRoom(t *testing.T) {
+	m, mu := newLockedMachine(t, device.Config{})
+	fd := m.open(PathRender)
+	m.contextInit(fd, VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 1)
+	s := m.syncobj(fd)
+	const n = 200
+	done := make(chan errno.Errno, 1)
+	go func() {
+		for i := range n {
+			e, _ := m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_RING_IDX, cmd: work(1_000_000), out: [][3]uint64{{uint64(s), 0, uint64(i + 1)}}})
+			if e != 0 {
+				done <- e
+				return
+			}
+		}
+		done <- 0
+	}()
+	for {
+		select {
+		case e := <-done:
+			if e != 0 {
+				t.Fatalf("a submission failed: %v", e)
+			}
+			m.runLocked(mu)
+			if q := m.query(fd, s); q != n {
+				t.Errorf("QUERY = %d; want %d", q, n)
+			}
+			m.teardown()
+			return
+		default:
+			m.runLocked(mu)
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// RESET happens in cleanup: after a failure that comes once the
+// in-syncobjs are parsed (a bad FENCE_FD_IN), the syncobj is reset even
+// though nothing was submitted; and when a syncobj is both an out-syncobj
+// and a RESET in-syncobj, the reset wins (kernel-semantics §2.4).
+func TestExecbufferResetInCleanup(t *testing.T) {
+	m := newMachine(t, device.Config{})
+	fd := m.open(PathRender)
+	null := m.open(PathNull)
+	s := m.syncobj(fd)
+	m.timelineSignal(fd, s, 1)
+	if e, _ := m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_FENCE_FD_IN, fenceFd: null,
+		in: [][3]uint64{{uint64(s), VIRTGPU_EXECBUF_SYNCOBJ_RESET, 1}}}); e != errno.EINVAL {
+		t.Fatalf("EXECBUFFER with a bad FENCE_FD_IN = %v; want EINVAL", e)
+	}
+	obj := m.fileOf(fd).syncobjs.Find(s)
+	if obj.Fence() != nil {
+		t.Error("RESET did not happen in cleanup after a failure past the in-syncobjs")
+	}
+	obj.Put()
+	m.timelineSignal(fd, s, 1)
+	if e, _ := m.execbuf(fd, exec{in: [][3]uint64{{uint64(s), VIRTGPU_EXECBUF_SYNCOBJ_RESET, 1}}, out: [][3]uint64{{uint64(s), 0, 0}}}); e != 0 {
+		t.Fatalf("EXECBUFFER = %v", e)
+	}
+	obj = m.fileOf(fd).syncobjs.Find(s)
+	if obj.Fence() != nil {
+		t.Error("out-syncobj that is also a RESET in-syncobj kept a fence; the reset must win")
+	}
+	obj.Put()
+	m.run()
+	m.teardown()
+}
+
+// A submission on a poll ring delivers a VIRTGPU_EVENT_FENCE_SIGNALED
+// event when its fence signals; events take space from the file's 4096
+// bytes until read, and a submission that cannot reserve one is ENOMEM.
+func TestExecbufferPollRingEvents(t *testing.T) {
+	m := newMachine(t, device.Config{})
+	fd := m.open(PathRender)
+	if e := m.contextInit(fd, VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 1, VIRTGPU_CONTEXT_PARAM_POLL_RINGS_MASK, 1); e != 0 {
+		t.Fatal(e)
+	}
+	f := m.fileOf(fd)
+	if _, e := f.ReadEvents(64); e != errno.EAGAIN {
+		t.Errorf("read with no event = %v; want EAGAIN", e)
+	}
+	for i := range eventSpace / drmEventSize {
+		if e, _ := m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_RING_IDX}); e != 0 {
+			t.Fatalf("submission %d = %v", i, e)
+		}
+	}
+	if e, _ := m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_RING_IDX}); e != errno.ENOMEM {
+		t.Errorf("submission past the event budget = %v; want ENOMEM", e)
+	}
+	m.run()
+	ev, e := f.ReadEvents(16)
+	if e != 0 || len(ev) != 16 || le32(ev, 0) != VIRTGPU_EVENT_FENCE_SIGNALED || le32(ev, 1) != drmEventSize {
+		t.Fatalf("ReadEvents(16) = % x, %v; want two 8-byte fence events", ev, e)
+	}
+	if e, _ := m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_RING_IDX}); e != 0 {
+		t.Errorf("submission after reading two events = %v; want room again", e)
+	}
+	m.run()
+	m.teardown()
+}
+
+// fileOf returns the DRM file behind fd.
+func (m *testMachine) fileOf(fd int32) *File {
+	m.t.Helper()
+	f, e := m.task.FDs.Get(fd)
+	if e != 0 {
+		m.t.Fatalf("fd %d: %v", fd, e)
+	}
+	f.DecRef()
+	return f.(*File)
 }

@@ -302,6 +302,7 @@ func TestDriverTableAgrees(t *testing.T) {
 		"DRM_IOCTL_VIRTGPU_EXECBUFFER":   0xC0406442,
 		"DRM_IOCTL_VIRTGPU_GETPARAM":     0xC0106443,
 		"DRM_IOCTL_VIRTGPU_CONTEXT_INIT": 0xC010644B,
+		"DRM_IOCTL_VIRTGPU_GET_CAPS":     0xC0186449,
 	}
 	n := 0
 	for i, d := range driverIoctls {

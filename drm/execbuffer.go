@@ -13,6 +13,7 @@ import (
 var (
 	DRM_IOCTL_VIRTGPU_EXECBUFFER   = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x02, execbufSize)
 	DRM_IOCTL_VIRTGPU_GETPARAM     = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x03, 16)
+	DRM_IOCTL_VIRTGPU_GET_CAPS     = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x09, 24)
 	DRM_IOCTL_VIRTGPU_CONTEXT_INIT = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x0b, 16)
 )
 
@@ -105,6 +106,7 @@ func init() {
 	reg("DRM_IOCTL_VIRTGPU_EXECBUFFER", DRM_IOCTL_VIRTGPU_EXECBUFFER, execbuffer)
 	reg("DRM_IOCTL_VIRTGPU_GETPARAM", DRM_IOCTL_VIRTGPU_GETPARAM, getParam)
 	reg("DRM_IOCTL_VIRTGPU_CONTEXT_INIT", DRM_IOCTL_VIRTGPU_CONTEXT_INIT, contextInit)
+	reg("DRM_IOCTL_VIRTGPU_GET_CAPS", DRM_IOCTL_VIRTGPU_GET_CAPS, getCaps)
 }
 
 // getParam is virtio_gpu_getparam_ioctl: the answer is an int written to
@@ -251,6 +253,78 @@ func contextInit(f *File, t *Task, data []byte) errno.Errno {
 	}
 	f.ensureContextLocked(t)
 	return 0
+}
+
+// capsReplyTimeout is how long GET_CAPS waits for the host (5 s, virtual).
+const capsReplyTimeout = 5_000_000_000
+
+// getCaps is virtio_gpu_get_caps_ioctl: ENOSYS without capsets, EINVAL
+// for size 0 or an (id, version) the device did not advertise, then the
+// capset from the cache or the host (EBUSY if the host does not answer in
+// 5 s), min(size, max_size) bytes copied to addr (EFAULT).
+func getCaps(f *File, t *Task, data []byte) errno.Errno {
+	g := f.drv.gpu
+	if g == nil || len(g.capsets) == 0 {
+		return errno.ENOSYS
+	}
+	id, ver, addr, size := le.Uint32(data[0:]), le.Uint32(data[4:]), le.Uint64(data[8:]), le.Uint32(data[16:])
+	if size == 0 {
+		return errno.EINVAL
+	}
+	var found *capset
+	for i := range g.capsets {
+		if g.capsets[i].id == id && g.capsets[i].maxVersion >= ver {
+			found = &g.capsets[i]
+			break
+		}
+	}
+	if found == nil {
+		return errno.EINVAL
+	}
+	caps, e := g.capsetData(t, f.drv.d, id, ver, found.maxSize)
+	if e != 0 {
+		return e
+	}
+	return t.Mem.CopyOut(addr, caps[:min(size, uint32(len(caps)))])
+}
+
+// capsetData returns capset (id, version) from the cache, or asks the
+// host with GET_CAPSET and caches the answer (virtio_gpu_cmd_get_capset).
+func (g *gpu) capsetData(t *Task, d *fence.Domain, id, ver, maxSize uint32) ([]byte, errno.Errno) {
+	key := [2]uint32{id, ver}
+	g.capMu.Lock()
+	if c, ok := g.capCache[key]; ok {
+		g.capMu.Unlock()
+		return c, 0
+	}
+	g.capMu.Unlock()
+	ch := make(chan []byte, 1)
+	e := g.queueCmd(cmdBuf(device.VIRTIO_GPU_CMD_GET_CAPSET, words(id, ver)), nil, device.CtrlHdrSize+maxSize, nil, -1,
+		func(r []byte) { ch <- r[device.CtrlHdrSize:] })
+	if e != 0 {
+		return nil, e
+	}
+	timeout := make(chan struct{})
+	stop := d.Clock().AfterFunc(d.Now()+capsReplyTimeout, func() { close(timeout) })
+	defer stop()
+	var interrupted <-chan struct{}
+	if t.Ctx != nil {
+		interrupted = t.Ctx.Done()
+	}
+	select {
+	case caps := <-ch:
+		g.capMu.Lock()
+		if g.capCache == nil {
+			g.capCache = map[[2]uint32][]byte{}
+		}
+		g.capCache[key] = caps
+		g.capMu.Unlock()
+		return caps, 0
+	case <-timeout:
+		return nil, errno.EBUSY
+	case <-interrupted:
+		return nil, errno.ERESTARTSYS
+	}
 }
 
 func (g *gpu) hasCapset(id uint32) bool {

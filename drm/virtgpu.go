@@ -60,6 +60,10 @@ type gpu struct {
 	pending map[uint16]*vbuf
 
 	fences fenceDriver
+
+	// capMu guards capCache, capsets fetched by GET_CAPS by (id, version).
+	capMu    sync.Mutex
+	capCache map[[2]uint32][]byte
 }
 
 // vbuf is an outstanding request (struct virtio_gpu_vbuffer).

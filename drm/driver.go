@@ -59,6 +59,7 @@ type Driver struct {
 	// dma-fence context.
 	idMu   sync.Mutex
 	ctxIDs map[uint32]bool
+	resIDs map[uint32]bool
 	rings  map[uint64]deviceTimeline
 
 	hostWaits atomic.Bool
@@ -68,7 +69,7 @@ type Driver struct {
 
 // NewDriver returns a driver whose fences live in d.
 func NewDriver(d *fence.Domain) *Driver {
-	return &Driver{d: d, ctxIDs: map[uint32]bool{}, rings: map[uint64]deviceTimeline{}}
+	return &Driver{d: d, ctxIDs: map[uint32]bool{}, resIDs: map[uint32]bool{}, rings: map[uint64]deviceTimeline{}}
 }
 
 // SetHostWaits turns on the seed's announced next step, off by default so
@@ -198,6 +199,7 @@ type File struct {
 	master   bool
 	refs     atomic.Int32
 	syncobjs *fence.SyncobjTable
+	gem      gemHandles
 
 	// ctxMu guards virt (the kernel's context_lock).
 	ctxMu sync.Mutex
@@ -236,6 +238,7 @@ func (f *File) DecRef() {
 		return
 	}
 	f.syncobjs.Close()
+	f.gem.closeAll()
 	if f.master {
 		f.drv.masterTaken.Store(false)
 	}

@@ -446,6 +446,12 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 			f.releaseEvent()
 		}
 	}()
+	var bos []*gemObject
+	defer func() {
+		for _, o := range bos {
+			o.put()
+		}
+	}()
 	if a.numBoHandles > 0 {
 		if uint64(a.numBoHandles)*4 > kvmallocMax {
 			return errno.ENOMEM
@@ -454,9 +460,13 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		if t.Mem.CopyIn(a.boHandles, handles) != 0 {
 			return errno.EFAULT
 		}
-		// GEM objects arrive with RESOURCE_CREATE; until then no handle
-		// names one.
-		return errno.ENOENT
+		for i := range int(a.numBoHandles) {
+			o := f.gem.lookup(le.Uint32(handles[4*i:]))
+			if o == nil {
+				return errno.ENOENT
+			}
+			bos = append(bos, o)
+		}
 	}
 	if uint64(a.size) > kvmallocMax || !g.fits(device.CtrlHdrSize+8, int(a.size)+hostWaitRoom, device.CtrlHdrSize) {
 		return errno.ENOMEM
@@ -516,6 +526,9 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		}
 	}
 
+	for _, o := range bos {
+		o.addFence(outFence) // the BOs' reservations get the out fence (a write)
+	}
 	if reserved {
 		le.PutUint32(data[28:], uint32(outFd))
 		t.FDs.Install(outFd, outFile)

@@ -1,0 +1,472 @@
+package drm
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"fencelab/device"
+	"fencelab/errno"
+	"fencelab/fence"
+)
+
+// GEM and resource request numbers.
+var (
+	DRM_IOCTL_GEM_CLOSE                    = IOW(DRM_IOCTL_BASE, 0x09, 8)
+	DRM_IOCTL_VIRTGPU_MAP                  = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x01, 16)
+	DRM_IOCTL_VIRTGPU_RESOURCE_CREATE      = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x04, 56)
+	DRM_IOCTL_VIRTGPU_RESOURCE_INFO        = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x05, 16)
+	DRM_IOCTL_VIRTGPU_TRANSFER_FROM_HOST   = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x06, 44)
+	DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST     = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x07, 44)
+	DRM_IOCTL_VIRTGPU_WAIT                 = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x08, 8)
+	DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB = IOWR(DRM_IOCTL_BASE, DRM_COMMAND_BASE+0x0a, 48)
+)
+
+// Blob memory types and flags (virtgpu_drm.h).
+const (
+	VIRTGPU_BLOB_MEM_GUEST        = 1
+	VIRTGPU_BLOB_MEM_HOST3D       = 2
+	VIRTGPU_BLOB_MEM_HOST3D_GUEST = 3
+
+	VIRTGPU_BLOB_FLAG_USE_MAPPABLE     = 1
+	VIRTGPU_BLOB_FLAG_USE_SHAREABLE    = 2
+	VIRTGPU_BLOB_FLAG_USE_CROSS_DEVICE = 4
+)
+
+const (
+	// VIRTGPU_WAIT_NOWAIT makes VIRTGPU_WAIT a poll.
+	VIRTGPU_WAIT_NOWAIT = 1
+	pageSize            = 4096
+	// maxGEMHandles bounds one file's GEM handles (ENOMEM past it).
+	maxGEMHandles = 1 << 16
+	// waitTimeout is VIRTGPU_WAIT's 15 s (virtual).
+	waitTimeout = 15_000_000_000
+	// fakeOffsetBase is DRM_FILE_PAGE_OFFSET_START: where mmap offsets
+	// handed out by MAP begin.
+	fakeOffsetBase = 0x100000000
+)
+
+// gemObject is a virtio-gpu buffer object (struct virtio_gpu_object): a
+// host resource and its guest backing, with the fences of the work that
+// last wrote it (its reservation object, simplified to write fences).
+type gemObject struct {
+	drv     *Driver
+	refs    atomic.Int32
+	resID   uint32
+	size    uint64
+	backing uint64 // guest address of the contiguous backing
+	blobMem uint32 // VIRTGPU_BLOB_MEM_*, 0 for a classic resource
+
+	// mu guards fences.
+	mu     sync.Mutex
+	fences []*fence.Fence
+}
+
+func (o *gemObject) get() { o.refs.Add(1) }
+
+// put drops a reference; the last one unrefs the host resource and frees
+// the backing (virtio_gpu_cleanup_object).
+func (o *gemObject) put() {
+	if o.refs.Add(-1) != 0 {
+		return
+	}
+	g := o.drv.gpu
+	g.queueCmd(cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_UNREF, words(o.resID, 0)), nil, device.CtrlHdrSize, nil, -1, nil)
+	g.alloc.put(o.backing)
+	o.drv.freeResID(o.resID)
+}
+
+// addFence records f as the latest work writing the object, dropping the
+// fences that have signalled.
+func (o *gemObject) addFence(f *fence.Fence) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	kept := o.fences[:0]
+	for _, x := range o.fences {
+		if !x.IsSignaled() {
+			kept = append(kept, x)
+		}
+	}
+	o.fences = append(kept, f)
+}
+
+// idle reports whether every recorded fence has signalled
+// (dma_resv_test_signaled).
+func (o *gemObject) idle() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, f := range o.fences {
+		if !f.IsSignaled() {
+			return false
+		}
+	}
+	return true
+}
+
+func (o *gemObject) pendingFences() []*fence.Fence {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*fence.Fence(nil), o.fences...)
+}
+
+// allocResID returns the lowest free resource id ≥ 1 (ida_alloc + 1).
+func (drv *Driver) allocResID() uint32 {
+	drv.idMu.Lock()
+	defer drv.idMu.Unlock()
+	id := uint32(1)
+	for drv.resIDs[id] {
+		id++
+	}
+	drv.resIDs[id] = true
+	return id
+}
+
+func (drv *Driver) freeResID(id uint32) {
+	drv.idMu.Lock()
+	defer drv.idMu.Unlock()
+	delete(drv.resIDs, id)
+}
+
+// gemHandles is a file's GEM handle table: lowest free handle ≥ 1.
+type gemHandles struct {
+	mu   sync.Mutex
+	objs map[uint32]*gemObject
+}
+
+func (h *gemHandles) install(o *gemObject) (uint32, errno.Errno) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.objs) >= maxGEMHandles {
+		return 0, errno.ENOMEM
+	}
+	if h.objs == nil {
+		h.objs = map[uint32]*gemObject{}
+	}
+	id := uint32(1)
+	for h.objs[id] != nil {
+		id++
+	}
+	o.get()
+	h.objs[id] = o
+	return id, 0
+}
+
+// lookup returns the object with a reference, or nil.
+func (h *gemHandles) lookup(id uint32) *gemObject {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o := h.objs[id]
+	if o != nil {
+		o.get()
+	}
+	return o
+}
+
+func (h *gemHandles) remove(id uint32) *gemObject {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o := h.objs[id]
+	delete(h.objs, id)
+	return o
+}
+
+func (h *gemHandles) closeAll() {
+	h.mu.Lock()
+	objs := h.objs
+	h.objs = nil
+	h.mu.Unlock()
+	for _, o := range objs {
+		o.put()
+	}
+}
+
+func init() {
+	coreIoctls[iocNr(DRM_IOCTL_GEM_CLOSE)] = ioctlDesc{"DRM_IOCTL_GEM_CLOSE", DRM_IOCTL_GEM_CLOSE, DRM_RENDER_ALLOW, gemClose}
+	reg := func(name string, cmd uint32, fn handler) {
+		driverIoctls[iocNr(cmd)-DRM_COMMAND_BASE] = ioctlDesc{name, cmd, DRM_RENDER_ALLOW, fn}
+	}
+	reg("DRM_IOCTL_VIRTGPU_MAP", DRM_IOCTL_VIRTGPU_MAP, virtgpuMap)
+	reg("DRM_IOCTL_VIRTGPU_RESOURCE_CREATE", DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, resourceCreate)
+	reg("DRM_IOCTL_VIRTGPU_RESOURCE_INFO", DRM_IOCTL_VIRTGPU_RESOURCE_INFO, resourceInfo)
+	reg("DRM_IOCTL_VIRTGPU_TRANSFER_FROM_HOST", DRM_IOCTL_VIRTGPU_TRANSFER_FROM_HOST, transferFromHost)
+	reg("DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST", DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST, transferToHost)
+	reg("DRM_IOCTL_VIRTGPU_WAIT", DRM_IOCTL_VIRTGPU_WAIT, virtgpuWait)
+	reg("DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB", DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, resourceCreateBlob)
+}
+
+// gemClose is drm_gem_close_ioctl: pad ≠ 0 or an unknown handle is EINVAL.
+func gemClose(f *File, t *Task, data []byte) errno.Errno {
+	if le.Uint32(data[4:]) != 0 {
+		return errno.EINVAL
+	}
+	o := f.gem.remove(le.Uint32(data))
+	if o == nil {
+		return errno.EINVAL
+	}
+	o.put()
+	return 0
+}
+
+// resourceCreate is virtio_gpu_resource_create_ioctl. With 3D every field
+// goes to the host (which may refuse it; the guest does not wait to hear);
+// without, only single-level 2D textures are accepted (EINVAL). Size 0
+// means one page. The creation is fenced on the global context and the
+// fence becomes the object's first write fence.
+func resourceCreate(f *File, t *Task, data []byte) errno.Errno {
+	g := f.drv.gpu
+	if g == nil {
+		return errno.ENODEV
+	}
+	w := func(i int) uint32 { return le.Uint32(data[4*i:]) }
+	target, format, bind, width, height := w(0), w(1), w(2), w(3), w(4)
+	depth, arraySize, lastLevel, samples, flags, size := w(5), w(6), w(7), w(8), w(9), w(12)
+	is3D := g.has(device.VIRTIO_GPU_F_VIRGL)
+	if is3D {
+		f.ctxMu.Lock()
+		f.ensureContextLocked(t)
+		f.ctxMu.Unlock()
+	} else if depth > 1 || samples > 1 || lastLevel > 1 || target != 2 || arraySize > 1 {
+		return errno.EINVAL
+	}
+	if size == 0 {
+		size = pageSize
+	}
+	bytes := (uint64(size) + pageSize - 1) &^ (pageSize - 1)
+	backing, ok := g.alloc.get(bytes)
+	if !ok {
+		return errno.ENOMEM
+	}
+	o := &gemObject{drv: f.drv, resID: f.drv.allocResID(), size: bytes, backing: backing}
+	o.refs.Store(1)
+	fc := g.fences.newFence(f.drv.d, 0, -1)
+	var req []byte
+	if is3D {
+		req = cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
+			words(o.resID, target, format, bind, width, height, depth, arraySize, lastLevel, samples, flags, 0))
+	} else {
+		req = cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, words(o.resID, format, width, height))
+	}
+	g.queueCmd(req, nil, device.CtrlHdrSize, fc, -1, nil)
+	o.addFence(fc)
+	attach := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, words(o.resID, 1))
+	attach = append(attach, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
+	g.queueCmd(attach, nil, device.CtrlHdrSize, nil, -1, nil)
+	h, e := f.gem.install(o)
+	if e != 0 {
+		o.put()
+		return e
+	}
+	f.attachToContext(t, o)
+	o.put() // the handle owns the object now
+	le.PutUint32(data[40:], h)
+	le.PutUint32(data[44:], o.resID)
+	return 0
+}
+
+// attachToContext is virtio_gpu_gem_object_open: with 3D the resource is
+// attached to the file's context (creating it first only on devices
+// without CONTEXT_INIT).
+func (f *File) attachToContext(t *Task, o *gemObject) {
+	g := f.drv.gpu
+	if !g.has(device.VIRTIO_GPU_F_VIRGL) {
+		return
+	}
+	f.ctxMu.Lock()
+	if !g.has(device.VIRTIO_GPU_F_CONTEXT_INIT) {
+		f.ensureContextLocked(t)
+	}
+	created, ctx := f.virt.created, f.virt.ctxID
+	f.ctxMu.Unlock()
+	if created {
+		req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, words(o.resID, 0))
+		le.PutUint32(req[16:], ctx)
+		g.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+	}
+}
+
+// resourceInfo is virtio_gpu_resource_info_ioctl: ENOENT for an unknown
+// handle; res_handle and size written, and blob_mem for blobs only.
+func resourceInfo(f *File, t *Task, data []byte) errno.Errno {
+	o := f.gem.lookup(le.Uint32(data))
+	if o == nil {
+		return errno.ENOENT
+	}
+	defer o.put()
+	le.PutUint32(data[4:], o.resID)
+	le.PutUint32(data[8:], uint32(o.size))
+	if o.blobMem != 0 {
+		le.PutUint32(data[12:], o.blobMem)
+	}
+	return 0
+}
+
+// virtgpuMap is virtio_gpu_map_ioctl: the fake mmap offset of the object
+// (ENOENT for an unknown handle).
+func virtgpuMap(f *File, t *Task, data []byte) errno.Errno {
+	o := f.gem.lookup(le.Uint32(data[8:]))
+	if o == nil {
+		return errno.ENOENT
+	}
+	defer o.put()
+	le.PutUint64(data, fakeOffsetBase+uint64(o.resID)<<32) // 4 GiB apart: unique, page-aligned
+	return 0
+}
+
+// virtgpuWait is virtio_gpu_wait_ioctl: ENOENT for an unknown handle; with
+// NOWAIT, EBUSY while the object's fences are pending; otherwise wait up
+// to 15 s for them (EBUSY on timeout, ERESTARTSYS on a signal).
+func virtgpuWait(f *File, t *Task, data []byte) errno.Errno {
+	o := f.gem.lookup(le.Uint32(data))
+	if o == nil {
+		return errno.ENOENT
+	}
+	defer o.put()
+	if le.Uint32(data[4:])&VIRTGPU_WAIT_NOWAIT != 0 {
+		if o.idle() {
+			return 0
+		}
+		return errno.EBUSY
+	}
+	deadline := f.drv.d.Now() + waitTimeout
+	for _, fc := range o.pendingFences() {
+		switch e := fc.Wait(t.Ctx, deadline); e {
+		case 0:
+		case errno.ETIME:
+			return errno.EBUSY
+		default:
+			return e
+		}
+	}
+	return 0
+}
+
+// transferFromHost and transferToHost are the TRANSFER ioctls with 3D:
+// ENOSYS without 3D for FROM_HOST; the context is created; ENOENT for an
+// unknown handle; EINVAL for a non-zero stride or layer_stride (fencelab's
+// objects are never host3d blobs). The transfer is fenced on the global
+// context and the fence recorded on the object. Without 3D, TO_HOST is a
+// 2D transfer of the box (unfenced).
+func transferFromHost(f *File, t *Task, data []byte) errno.Errno { return f.transfer(t, data, false) }
+func transferToHost(f *File, t *Task, data []byte) errno.Errno   { return f.transfer(t, data, true) }
+
+func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
+	g := f.drv.gpu
+	if g == nil {
+		return errno.ENODEV
+	}
+	is3D := g.has(device.VIRTIO_GPU_F_VIRGL)
+	if !is3D && !toHost {
+		return errno.ENOSYS
+	}
+	if is3D {
+		f.ctxMu.Lock()
+		f.ensureContextLocked(t)
+		f.ctxMu.Unlock()
+	}
+	w := func(i int) uint32 { return le.Uint32(data[4*i:]) }
+	o := f.gem.lookup(w(0))
+	if o == nil {
+		return errno.ENOENT
+	}
+	defer o.put()
+	x, y, z, bw, bh, bd := w(1), w(2), w(3), w(4), w(5), w(6)
+	level, offset, stride, layerStride := w(7), w(8), w(9), w(10)
+	if !is3D {
+		req := cmdBuf(device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, words(x, y, bw, bh, offset, 0, o.resID, 0))
+		g.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+		return 0
+	}
+	if o.blobMem == VIRTGPU_BLOB_MEM_GUEST || stride != 0 || layerStride != 0 {
+		return errno.EINVAL // a guest-only blob, or strides on a non-host3d object
+	}
+	typ := uint32(device.VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D)
+	if toHost {
+		typ = device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D
+	}
+	req := cmdBuf(typ, words(x, y, z, bw, bh, bd, offset, 0, o.resID, level, stride, layerStride))
+	f.ctxMu.Lock()
+	le.PutUint32(req[16:], f.virt.ctxID)
+	f.ctxMu.Unlock()
+	fc := g.fences.newFence(f.drv.d, 0, -1)
+	g.queueCmd(req, nil, device.CtrlHdrSize, fc, -1, nil)
+	o.addFence(fc)
+	return 0
+}
+
+// resourceCreateBlob is virtio_gpu_resource_create_blob_ioctl. Every
+// validation failure is EINVAL (kernel-semantics §1.7): no blob feature,
+// unknown flags, CROSS_DEVICE without resource UUIDs, an unknown blob_mem,
+// host blobs without 3D or with cmd_size not a multiple of 4, a guest blob
+// with a blob_id or a command. fencelab's device keeps only guest blobs,
+// so host blobs go to the host and are refused there. The object's pages
+// are the blob's guest memory.
+func resourceCreateBlob(f *File, t *Task, data []byte) errno.Errno {
+	g := f.drv.gpu
+	if g == nil {
+		return errno.ENODEV
+	}
+	mem, flags, size := le.Uint32(data[0:]), le.Uint32(data[4:]), le.Uint64(data[16:])
+	cmdSize, cmd, blobID := le.Uint32(data[28:]), le.Uint64(data[32:]), le.Uint64(data[40:])
+	const allFlags = VIRTGPU_BLOB_FLAG_USE_MAPPABLE | VIRTGPU_BLOB_FLAG_USE_SHAREABLE | VIRTGPU_BLOB_FLAG_USE_CROSS_DEVICE
+	is3D := g.has(device.VIRTIO_GPU_F_VIRGL)
+	switch {
+	case !g.has(device.VIRTIO_GPU_F_RESOURCE_BLOB),
+		flags&^allFlags != 0,
+		flags&VIRTGPU_BLOB_FLAG_USE_CROSS_DEVICE != 0 && !g.has(device.VIRTIO_GPU_F_RESOURCE_UUID):
+		return errno.EINVAL
+	}
+	switch mem {
+	case VIRTGPU_BLOB_MEM_GUEST:
+		if blobID != 0 || cmdSize != 0 {
+			return errno.EINVAL
+		}
+	case VIRTGPU_BLOB_MEM_HOST3D, VIRTGPU_BLOB_MEM_HOST3D_GUEST:
+		if !is3D || cmdSize%4 != 0 {
+			return errno.EINVAL
+		}
+	default:
+		return errno.EINVAL
+	}
+	if is3D {
+		f.ctxMu.Lock()
+		f.ensureContextLocked(t)
+		f.ctxMu.Unlock()
+	}
+	if cmdSize > 0 {
+		if uint64(cmdSize) > kvmallocMax || !g.fits(device.CtrlHdrSize+8, int(cmdSize), device.CtrlHdrSize) {
+			return errno.ENOMEM
+		}
+		stream := make([]byte, cmdSize)
+		if t.Mem.CopyIn(cmd, stream) != 0 {
+			return errno.EFAULT
+		}
+		req := cmdBuf(device.VIRTIO_GPU_CMD_SUBMIT_3D, words(cmdSize, 0))
+		f.ctxMu.Lock()
+		le.PutUint32(req[16:], f.virt.ctxID)
+		f.ctxMu.Unlock()
+		g.queueCmd(req, stream, device.CtrlHdrSize, nil, -1, nil)
+	}
+	bytes := (size + pageSize - 1) &^ (pageSize - 1)
+	if bytes == 0 || bytes > kvmallocMax {
+		return errno.ENOMEM
+	}
+	backing, ok := g.alloc.get(bytes)
+	if !ok {
+		return errno.ENOMEM
+	}
+	o := &gemObject{drv: f.drv, resID: f.drv.allocResID(), size: bytes, backing: backing, blobMem: mem}
+	o.refs.Store(1)
+	req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(o.resID, mem, flags, 1))
+	req = append(req, le.AppendUint64(le.AppendUint64(nil, blobID), size)...)
+	req = append(req, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
+	g.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+	h, e := f.gem.install(o)
+	if e != 0 {
+		o.put()
+		return e
+	}
+	f.attachToContext(t, o)
+	o.put()
+	le.PutUint32(data[8:], h)
+	le.PutUint32(data[12:], o.resID)
+	return 0
+}

@@ -221,9 +221,7 @@ func resourceCreate(f *File, t *Task, data []byte) errno.Errno {
 	depth, arraySize, lastLevel, samples, flags, size := w(5), w(6), w(7), w(8), w(9), w(12)
 	is3D := g.has(device.VIRTIO_GPU_F_VIRGL)
 	if is3D {
-		f.ctxMu.Lock()
-		f.ensureContextLocked(t)
-		f.ctxMu.Unlock()
+		f.createContext(t)
 	} else if depth > 1 || samples > 1 || lastLevel > 1 || target != 2 || arraySize > 1 {
 		return errno.EINVAL
 	}
@@ -339,12 +337,18 @@ func virtgpuWait(f *File, t *Task, data []byte) errno.Errno {
 	return 0
 }
 
-// transferFromHost and transferToHost are the TRANSFER ioctls with 3D:
-// ENOSYS without 3D for FROM_HOST; the context is created; ENOENT for an
-// unknown handle; EINVAL for a non-zero stride or layer_stride (fencelab's
-// objects are never host3d blobs). The transfer is fenced on the global
-// context and the fence recorded on the object. Without 3D, TO_HOST is a
-// 2D transfer of the box (unfenced).
+// transferFromHost and transferToHost are virtio_gpu_transfer_from_host_ioctl
+// and virtio_gpu_transfer_to_host_ioctl, in the kernel's order:
+//
+//   - FROM_HOST: ENOSYS without 3D; the context is created; ENOENT for an
+//     unknown handle; EINVAL for a guest-only blob; EINVAL for a non-zero
+//     stride or layer_stride on an object that is not a host3d blob; then
+//     the 3D transfer, fenced on the global context.
+//   - TO_HOST: ENOENT for an unknown handle; EINVAL for a guest-only blob;
+//     without 3D a 2D transfer of the box (unfenced); with 3D the context
+//     is created, then the stride rule and the fenced 3D transfer.
+//
+// The transfer's fence is recorded on the object.
 func transferFromHost(f *File, t *Task, data []byte) errno.Errno { return f.transfer(t, data, false) }
 func transferToHost(f *File, t *Task, data []byte) errno.Errno   { return f.transfer(t, data, true) }
 
@@ -354,13 +358,11 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 		return errno.ENODEV
 	}
 	is3D := g.has(device.VIRTIO_GPU_F_VIRGL)
-	if !is3D && !toHost {
-		return errno.ENOSYS
-	}
-	if is3D {
-		f.ctxMu.Lock()
-		f.ensureContextLocked(t)
-		f.ctxMu.Unlock()
+	if !toHost {
+		if !is3D {
+			return errno.ENOSYS
+		}
+		f.createContext(t)
 	}
 	w := func(i int) uint32 { return le.Uint32(data[4*i:]) }
 	o := f.gem.lookup(w(0))
@@ -368,6 +370,10 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 		return errno.ENOENT
 	}
 	defer o.put()
+	host3D := o.blobMem == VIRTGPU_BLOB_MEM_HOST3D || o.blobMem == VIRTGPU_BLOB_MEM_HOST3D_GUEST
+	if o.blobMem == VIRTGPU_BLOB_MEM_GUEST {
+		return errno.EINVAL // a guest-only blob has nothing on the host
+	}
 	x, y, z, bw, bh, bd := w(1), w(2), w(3), w(4), w(5), w(6)
 	level, offset, stride, layerStride := w(7), w(8), w(9), w(10)
 	if !is3D {
@@ -375,8 +381,11 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 		g.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
 		return 0
 	}
-	if o.blobMem == VIRTGPU_BLOB_MEM_GUEST || stride != 0 || layerStride != 0 {
-		return errno.EINVAL // a guest-only blob, or strides on a non-host3d object
+	if toHost {
+		f.createContext(t)
+	}
+	if !host3D && (stride != 0 || layerStride != 0) {
+		return errno.EINVAL
 	}
 	typ := uint32(device.VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D)
 	if toHost {
@@ -390,6 +399,13 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 	g.queueCmd(req, nil, device.CtrlHdrSize, fc, -1, nil)
 	o.addFence(fc)
 	return 0
+}
+
+// createContext is virtio_gpu_create_context: the host context, lazily.
+func (f *File) createContext(t *Task) {
+	f.ctxMu.Lock()
+	defer f.ctxMu.Unlock()
+	f.ensureContextLocked(t)
 }
 
 // resourceCreateBlob is virtio_gpu_resource_create_blob_ioctl. Every
@@ -427,9 +443,7 @@ func resourceCreateBlob(f *File, t *Task, data []byte) errno.Errno {
 		return errno.EINVAL
 	}
 	if is3D {
-		f.ctxMu.Lock()
-		f.ensureContextLocked(t)
-		f.ctxMu.Unlock()
+		f.createContext(t)
 	}
 	if cmdSize > 0 {
 		if uint64(cmdSize) > kvmallocMax || !g.fits(device.CtrlHdrSize+8, int(cmdSize), device.CtrlHdrSize) {

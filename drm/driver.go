@@ -200,6 +200,7 @@ type File struct {
 	refs     atomic.Int32
 	syncobjs *fence.SyncobjTable
 	gem      gemHandles
+	prime    primeCache
 
 	// ctxMu guards virt (the kernel's context_lock).
 	ctxMu sync.Mutex

@@ -56,9 +56,10 @@ type gemObject struct {
 	backing uint64 // guest address of the contiguous backing
 	blobMem uint32 // VIRTGPU_BLOB_MEM_*, 0 for a classic resource
 
-	// mu guards fences.
+	// mu guards fences and dmabuf.
 	mu     sync.Mutex
 	fences []*fence.Fence
+	dmabuf *DmaBuf // its exported dma-buf, if any
 }
 
 func (o *gemObject) get() { o.refs.Add(1) }
@@ -161,6 +162,26 @@ func (h *gemHandles) lookup(id uint32) *gemObject {
 	return o
 }
 
+// has reports whether handle id still names o.
+func (h *gemHandles) has(id uint32, o *gemObject) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.objs[id] == o
+}
+
+// handleOf returns a handle this table has for o, the lowest.
+func (h *gemHandles) handleOf(o *gemObject) (uint32, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	best, found := uint32(0), false
+	for id, x := range h.objs {
+		if x == o && (!found || id < best) {
+			best, found = id, true
+		}
+	}
+	return best, found
+}
+
 func (h *gemHandles) remove(id uint32) *gemObject {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -193,15 +214,14 @@ func init() {
 	reg("DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB", DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, resourceCreateBlob)
 }
 
-// gemClose is drm_gem_close_ioctl: pad ≠ 0 or an unknown handle is EINVAL.
+// gemClose is drm_gem_close_ioctl: an unknown handle is EINVAL. Linux
+// 6.12 does not look at pad (the oracle's prime probe shows it).
 func gemClose(f *File, t *Task, data []byte) errno.Errno {
-	if le.Uint32(data[4:]) != 0 {
-		return errno.EINVAL
-	}
 	o := f.gem.remove(le.Uint32(data))
 	if o == nil {
 		return errno.EINVAL
 	}
+	f.prime.forget(o)
 	o.put()
 	return 0
 }

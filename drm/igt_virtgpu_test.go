@@ -136,11 +136,9 @@ func TestGEMObjects(t *testing.T) {
 		t.Fatalf("handles %d, %d; want 1, 2", a, b)
 	}
 	gemClose := func(h, pad uint32) errno.Errno { e, _ := m.ioctl(fd, DRM_IOCTL_GEM_CLOSE, u32s(h, pad)); return e }
-	if e := gemClose(a, 1); e != errno.EINVAL {
-		t.Errorf("GEM_CLOSE with pad = %v; want EINVAL", e)
-	}
-	if e := gemClose(a, 0); e != 0 {
-		t.Errorf("GEM_CLOSE = %v", e)
+	// Linux 6.12 ignores pad (testdata/oracle/prime.linux.txt).
+	if e := gemClose(a, 1); e != 0 {
+		t.Errorf("GEM_CLOSE with pad = %v; want 0", e)
 	}
 	if e := gemClose(a, 0); e != errno.EINVAL {
 		t.Errorf("second GEM_CLOSE = %v; want EINVAL", e)

@@ -30,17 +30,19 @@ type DmaBuf struct {
 func (b *DmaBuf) IncRef() { b.refs.Add(1) }
 
 // DecRef implements [fence.File]; the last reference releases the object.
+// The count drops under the object's lock, so an export cannot pick up a
+// dma-buf that is being released.
 func (b *DmaBuf) DecRef() {
-	if b.refs.Add(-1) != 0 {
-		return
-	}
 	o := b.obj
 	o.mu.Lock()
-	if o.dmabuf == b {
+	n := b.refs.Add(-1)
+	if n == 0 && o.dmabuf == b {
 		o.dmabuf = nil
 	}
 	o.mu.Unlock()
-	o.put()
+	if n == 0 {
+		o.put()
+	}
 }
 
 // primeCache is drm_prime_file_private: which handle a file already has
@@ -94,17 +96,14 @@ func primeHandleToFD(f *File, t *Task, data []byte) errno.Errno {
 	o.mu.Lock()
 	b := o.dmabuf
 	if b == nil {
-		o.get() // the dma-buf's reference
+		o.get() // the dma-buf's reference to the object
 		b = &DmaBuf{obj: o}
+		b.refs.Store(1)
 		o.dmabuf = b
 	} else {
 		b.IncRef()
-		o.mu.Unlock()
-		goto install
 	}
-	b.refs.Store(1)
 	o.mu.Unlock()
-install:
 	fd, e := t.FDs.Open(b)
 	if e != 0 {
 		return e

@@ -97,17 +97,22 @@ func (drv *Driver) timelineOf(fenceCtx uint64) (deviceTimeline, bool) {
 	return t, ok
 }
 
-// allocCtxID returns the lowest free context id ≥ 1, as
-// virtio_gpu_driver_open does (ida_alloc + 1).
+// lowestFree marks and returns the lowest id ≥ 1 not in used, as the
+// kernel's ida_alloc + 1 hands out context and resource ids.
+func lowestFree(used map[uint32]bool) uint32 {
+	id := uint32(1)
+	for used[id] {
+		id++
+	}
+	used[id] = true
+	return id
+}
+
+// allocCtxID returns the lowest free context id (virtio_gpu_driver_open).
 func (drv *Driver) allocCtxID() uint32 {
 	drv.idMu.Lock()
 	defer drv.idMu.Unlock()
-	id := uint32(1)
-	for drv.ctxIDs[id] {
-		id++
-	}
-	drv.ctxIDs[id] = true
-	return id
+	return lowestFree(drv.ctxIDs)
 }
 
 func (drv *Driver) freeCtxID(id uint32) {

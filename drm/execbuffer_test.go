@@ -10,7 +10,6 @@ import (
 	"fencelab/errno"
 	"fencelab/fence"
 	"fencelab/timeline"
-	"fencelab/virtio"
 )
 
 // lockedTransport serialises every touch of the device, as the machine's
@@ -30,18 +29,10 @@ func (t lockedTransport) Notify(q int) {
 // newLockedMachine is newMachine with the device behind a lock.
 func newLockedMachine(t testing.TB, cfg device.Config) (*testMachine, *sync.Mutex) {
 	t.Helper()
-	m := &testMachine{proc: newProc(t), mem: virtio.NewMemory(machineMem), rec: &timeline.Recorder{}}
-	cfg.Sink = m.rec
-	cfg.Interrupt = func(q int) { m.drv.Interrupt(q) }
-	dev, err := device.New(m.mem, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.dev = dev
 	mu := &sync.Mutex{}
-	if err := m.drv.Probe(lockedTransport{transport{dev, m}, mu}, m.mem, arenaBase, arenaSize); err != nil {
-		t.Fatalf("Probe: %v", err)
-	}
+	m := newMachineWith(t, cfg, machineMem, func(tr Transport) Transport {
+		return lockedTransport{tr.(transport), mu}
+	})
 	return m, mu
 }
 
@@ -239,12 +230,7 @@ func TestContextInit(t *testing.T) {
 	if e := m.contextInit(fd2); e != errno.EEXIST {
 		t.Errorf("CONTEXT_INIT after an EXECBUFFER = %v; want EEXIST", e)
 	}
-	creates := 0
-	for _, e := range m.rec.Of(timeline.Request) {
-		if e.Cmd == device.VIRTIO_GPU_CMD_CTX_CREATE {
-			creates++
-		}
-	}
+	creates := m.requests(device.VIRTIO_GPU_CMD_CTX_CREATE)
 	// Contexts were created by: "no params" (1), "ok" (1), and the lazy
 	// EXECBUFFER (1); every failed CONTEXT_INIT created none.
 	if creates != 3 {
@@ -627,12 +613,7 @@ func TestGetCaps(t *testing.T) {
 	if got := m.proc.mem.get(buf, 8); string(got[:4]) != "FLAB" || le32(got, 1) != 1 {
 		t.Errorf("capset bytes % x; want FLAB and version 1", got)
 	}
-	gets := 0
-	for _, e := range m.rec.Of(timeline.Request) {
-		if e.Cmd == device.VIRTIO_GPU_CMD_GET_CAPSET {
-			gets++
-		}
-	}
+	gets := m.requests(device.VIRTIO_GPU_CMD_GET_CAPSET)
 	// The bad-address call fetched and cached the capset before its copy
 	// failed (the kernel's cache entry is made first); the cache served
 	// both later calls.

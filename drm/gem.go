@@ -109,16 +109,11 @@ func (o *gemObject) pendingFences() []*fence.Fence {
 	return append([]*fence.Fence(nil), o.fences...)
 }
 
-// allocResID returns the lowest free resource id ≥ 1 (ida_alloc + 1).
+// allocResID returns the lowest free resource id (virtio_gpu_resource_id_get).
 func (drv *Driver) allocResID() uint32 {
 	drv.idMu.Lock()
 	defer drv.idMu.Unlock()
-	id := uint32(1)
-	for drv.resIDs[id] {
-		id++
-	}
-	drv.resIDs[id] = true
-	return id
+	return lowestFree(drv.resIDs)
 }
 
 func (drv *Driver) freeResID(id uint32) {

@@ -191,12 +191,7 @@ func TestGEMObjects(t *testing.T) {
 	// every byte of guest memory.
 	m.task.FDs.Close(fd)
 	m.run()
-	unrefs := 0
-	for _, e := range m.rec.Of(timeline.Request) {
-		if e.Cmd == device.VIRTIO_GPU_CMD_RESOURCE_UNREF {
-			unrefs++
-		}
-	}
+	unrefs := m.requests(device.VIRTIO_GPU_CMD_RESOURCE_UNREF)
 	if unrefs != 4 {
 		t.Errorf("the device saw %d RESOURCE_UNREF; want 4 (3 resources and the blob)", unrefs)
 	}

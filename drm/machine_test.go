@@ -41,6 +41,13 @@ func newMachine(t testing.TB, cfg device.Config) *testMachine {
 // least arenaBase+arenaSize).
 func newMachineSized(t testing.TB, cfg device.Config, size int) *testMachine {
 	t.Helper()
+	return newMachineWith(t, cfg, size, func(tr Transport) Transport { return tr })
+}
+
+// newMachineWith builds a machine whose driver reaches the device through
+// wrap(the plain transport).
+func newMachineWith(t testing.TB, cfg device.Config, size int, wrap func(Transport) Transport) *testMachine {
+	t.Helper()
 	m := &testMachine{proc: newProc(t), mem: virtio.NewMemory(size), rec: &timeline.Recorder{}}
 	if cfg.Sink == nil {
 		cfg.Sink = m.rec
@@ -51,10 +58,21 @@ func newMachineSized(t testing.TB, cfg device.Config, size int) *testMachine {
 		t.Fatal(err)
 	}
 	m.dev = dev
-	if err := m.drv.Probe(transport{dev, m}, m.mem, arenaBase, arenaSize); err != nil {
+	if err := m.drv.Probe(wrap(transport{dev, m}), m.mem, arenaBase, arenaSize); err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
 	return m
+}
+
+// requests counts the device's requests of command cmd so far.
+func (m *testMachine) requests(cmd uint32) int {
+	n := 0
+	for _, e := range m.rec.Of(timeline.Request) {
+		if e.Cmd == cmd {
+			n++
+		}
+	}
+	return n
 }
 
 // run advances virtual time until the device has nothing left to do.

@@ -721,6 +721,17 @@ func (f *File) deliverEvent() {
 	f.events = append(f.events, le.AppendUint32(le.AppendUint32(nil, VIRTGPU_EVENT_FENCE_SIGNALED), drmEventSize)...)
 }
 
+// Poll reports POLLIN while DRM events are waiting to be read (drm_poll);
+// a DRM file is always writable.
+func (f *File) Poll() uint32 {
+	f.evMu.Lock()
+	defer f.evMu.Unlock()
+	if len(f.events) > 0 {
+		return POLLIN | POLLOUT
+	}
+	return POLLOUT
+}
+
 // ReadEvents is read(2) on a DRM file: whole 8-byte events, as many as fit
 // in n bytes; their space is returned to the file. EAGAIN when none is
 // pending (fencelab's DRM reads do not block).

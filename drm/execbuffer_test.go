@@ -622,3 +622,24 @@ func TestGetCaps(t *testing.T) {
 	}
 	m.teardown()
 }
+
+// A DRM file polls readable while events wait to be read.
+func TestDRMFilePoll(t *testing.T) {
+	m := newMachine(t, device.Config{})
+	fd := m.open(PathRender)
+	m.contextInit(fd, VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 1, VIRTGPU_CONTEXT_PARAM_POLL_RINGS_MASK, 1)
+	f := m.fileOf(fd)
+	if f.Poll()&POLLIN != 0 {
+		t.Error("POLLIN with no event")
+	}
+	m.execbuf(fd, exec{flags: VIRTGPU_EXECBUF_RING_IDX})
+	m.run()
+	if f.Poll()&POLLIN == 0 {
+		t.Error("no POLLIN with an event waiting")
+	}
+	f.ReadEvents(8)
+	if f.Poll()&POLLIN != 0 {
+		t.Error("POLLIN after the event was read")
+	}
+	m.teardown()
+}

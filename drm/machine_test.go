@@ -1,6 +1,7 @@
 package drm
 
 import (
+	"runtime"
 	"testing"
 
 	"fencelab/device"
@@ -139,3 +140,37 @@ func TestGuestAlloc(t *testing.T) {
 		t.Errorf("after freeing everything, the whole arena = %#x, %v", w, ok)
 	}
 }
+
+// silentTransport never tells the device about new requests.
+type silentTransport struct{ transport }
+
+func (silentTransport) Notify(int) {}
+
+// A device that never answers GET_CAPSET_INFO does not hang the probe: it
+// gives up after 5 s of virtual time and carries on without capsets.
+func TestProbeCapsetTimeout(t *testing.T) {
+	p := newProc(t)
+	mem := virtio.NewMemory(machineMem)
+	dev, err := device.New(mem, device.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &testMachine{proc: p, mem: mem, dev: dev}
+	done := make(chan error, 1)
+	go func() { done <- p.drv.Probe(silentTransport{transport{dev, m}}, mem, arenaBase, arenaSize) }()
+	for p.clock.Pending() == 0 {
+		yieldGoroutine()
+	}
+	p.clock.Advance(capsReplyTimeout)
+	if err := <-done; err != nil {
+		t.Fatalf("Probe = %v; want it to carry on", err)
+	}
+	if n := len(p.drv.gpu.capsets); n != 0 {
+		t.Errorf("%d capsets after the timeout; want none", n)
+	}
+	if _, e := p.getParam(p.open(PathRender), VIRTGPU_PARAM_SUPPORTED_CAPSET_IDs); e != 0 {
+		t.Errorf("GETPARAM after a capset timeout = %v", e)
+	}
+}
+
+func yieldGoroutine() { runtime.Gosched() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"fencelab/errno"
@@ -32,14 +33,24 @@ type proc struct {
 	drv   *Driver
 	task  *Task
 	mem   *procMem
+
+	// snap is what the leak guard compares around every failing ioctl;
+	// a machine widens it to its device side. inFlight and started let
+	// the guard see other ioctls running at the same time.
+	snap     func() leakCheck
+	inFlight atomic.Int32
+	started  atomic.Uint64
+	checked  atomic.Uint64 // failing ioctls the guard compared
 }
 
 func newProc(t testing.TB) *proc {
 	clock := fence.NewManualClock(1_000_000_000)
 	drv := NewDriver(fence.NewDomain(clock))
 	mem := newProcMem(1 << 20)
-	return &proc{t: t, clock: clock, drv: drv, mem: mem,
+	p := &proc{t: t, clock: clock, drv: drv, mem: mem,
 		task: &Task{Mem: mem, FDs: NewFDTable(0), Ctx: context.Background(), Comm: "test"}}
+	p.snap = p.snapshot
+	return p
 }
 
 func (p *proc) open(path string) int32 {
@@ -52,11 +63,37 @@ func (p *proc) open(path string) int32 {
 }
 
 // ioctl stores arg, runs the ioctl and returns the errno and the struct as
-// the kernel left it.
+// the kernel left it. Every failing call goes through the leak guard.
 func (p *proc) ioctl(fd int32, req uint32, arg []byte) (errno.Errno, []byte) {
 	addr := p.mem.put(arg)
-	e := p.drv.Ioctl(p.task, fd, req, addr)
+	e := p.guard(req, func() errno.Errno { return p.drv.Ioctl(p.task, fd, req, addr) })
 	return e, p.mem.get(addr, len(arg))
+}
+
+// guard runs one ioctl and, if it fails, checks that it left behind
+// exactly what was there before: the same fds, sync objects, callbacks,
+// waiters, GEM objects, contexts, guest memory, in-flight fences and DRM
+// event space (the seed's v3 and v6 each fixed a leak on an error path).
+// It compares only when the call ran alone, with the clock standing still:
+// otherwise other work may legitimately have changed the counts.
+// A RESET that fires in a failing EXECBUFFER's cleanup only drops a
+// fence, and CONTEXT_INIT's no-rollback quirk keeps a context id the
+// file already had, so neither trips it.
+func (p *proc) guard(req uint32, call func() errno.Errno) errno.Errno {
+	p.inFlight.Add(1)
+	seq := p.started.Add(1)
+	t0 := p.clock.Now()
+	before := p.snap()
+	e := call()
+	alone := p.inFlight.Load() == 1 && p.started.Load() == seq && p.clock.Now() == t0
+	if e != 0 && alone {
+		if after := p.snap(); after != before {
+			p.t.Errorf("ioctl %#x failed with %v and leaked:\n before %+v\n after  %+v", req, e, before, after)
+		}
+		p.checked.Add(1)
+	}
+	p.inFlight.Add(-1)
+	return e
 }
 
 // teardown closes every fd and checks nothing is left alive.
@@ -336,4 +373,44 @@ func TestDriverTableAgrees(t *testing.T) {
 	if n != len(want) {
 		t.Errorf("driver table has %d ioctls; want %d", n, len(want))
 	}
+}
+
+// recordingTB keeps the guard's complaints instead of failing the test.
+type recordingTB struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recordingTB) Helper() {}
+func (r *recordingTB) Errorf(format string, a ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, a...))
+}
+
+// The leak guard is only worth its place if it sees a leak: a "failing"
+// call that quietly keeps a sync object must be reported, and an honest
+// failure must not.
+func TestLeakGuard(t *testing.T) {
+	p := newProc(t)
+	fd := p.open(PathRender)
+	rec := &recordingTB{TB: t}
+	p.t = rec
+	leaky := func() errno.Errno {
+		p.drv.Ioctl(p.task, fd, DRM_IOCTL_SYNCOBJ_CREATE, p.mem.put(u32s(0, 0)))
+		return errno.EINVAL
+	}
+	if e := p.guard(DRM_IOCTL_SYNCOBJ_CREATE, leaky); e != errno.EINVAL {
+		t.Fatalf("guard returned %v; want the call's EINVAL", e)
+	}
+	if len(rec.errs) != 1 || !strings.Contains(rec.errs[0], "Syncobjs:1") {
+		t.Errorf("a failing call that kept a syncobj: guard said %q; want one leak report naming Syncobjs", rec.errs)
+	}
+	rec.errs = nil
+	if e, _ := p.ioctl(fd, DRM_IOCTL_SYNCOBJ_DESTROY, u32s(99, 0)); e != errno.EINVAL {
+		t.Fatalf("DESTROY of an unknown handle = %v; want EINVAL", e)
+	}
+	if len(rec.errs) != 0 || p.checked.Load() != 2 {
+		t.Errorf("an honest failure: guard said %q after %d checks; want silence after 2", rec.errs, p.checked.Load())
+	}
+	p.t = t
+	p.teardown()
 }

@@ -241,21 +241,20 @@ func TestContextInit(t *testing.T) {
 
 // leakCheck snapshots everything an ioctl could leak.
 type leakCheck struct {
-	live    fence.Live
-	fds     int
-	guest   uint64
-	pending int // fences emitted and not signalled
-	events  int // DRM event space left, summed over the open DRM files
+	live     fence.Live
+	fds      int
+	gem      int // GEM objects (resource ids in use)
+	contexts int // context ids in use
+	guest    uint64
+	pending  int // fences emitted and not signalled
+	events   int // DRM event space left, summed over the open DRM files
 }
 
-func (m *testMachine) snapshot() leakCheck {
-	g := m.drv.gpu
-	g.fences.mu.Lock()
-	pending := len(g.fences.pending)
-	g.fences.mu.Unlock()
+// snapshot counts the driver side; a machine adds the device side.
+func (p *proc) snapshot() leakCheck {
 	events := 0
 	for fd := int32(0); fd < 64; fd++ {
-		if f, e := m.task.FDs.Get(fd); e == 0 {
+		if f, e := p.task.FDs.Get(fd); e == 0 {
 			if df, ok := f.(*File); ok {
 				df.evMu.Lock()
 				events += df.evSpace
@@ -264,7 +263,20 @@ func (m *testMachine) snapshot() leakCheck {
 			f.DecRef()
 		}
 	}
-	return leakCheck{m.drv.Domain().Live(), m.task.FDs.Len(), g.alloc.inUse(), pending, events}
+	p.drv.idMu.Lock()
+	gem, contexts := len(p.drv.resIDs), len(p.drv.ctxIDs)
+	p.drv.idMu.Unlock()
+	return leakCheck{live: p.drv.Domain().Live(), fds: p.task.FDs.Len(), gem: gem, contexts: contexts, events: events}
+}
+
+func (m *testMachine) snapshot() leakCheck {
+	c := m.proc.snapshot()
+	g := m.drv.gpu
+	g.fences.mu.Lock()
+	c.pending = len(g.fences.pending)
+	g.fences.mu.Unlock()
+	c.guest = g.alloc.inUse()
+	return c
 }
 
 // Every errno row of kernel-semantics §2.2 that fencelab can reach today,

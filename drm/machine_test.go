@@ -62,6 +62,9 @@ func newMachineWith(t testing.TB, cfg device.Config, size int, wrap func(Transpo
 	if err := m.drv.Probe(wrap(transport{dev, m}), m.mem, arenaBase, arenaSize); err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
+	if m.drv.gpu != nil {
+		m.snap = m.snapshot
+	}
 	return m
 }
 

@@ -264,7 +264,7 @@ func FuzzIoctl(f *testing.F) {
 		}
 		for _, r := range []uint32{req, req&^0xff00 | DRM_IOCTL_BASE<<8} {
 			addr := p.mem.put(arg)
-			e := p.drv.Ioctl(p.task, fd, r, addr)
+			e := p.guard(r, func() errno.Errno { return p.drv.Ioctl(p.task, fd, r, addr) })
 			if e > 4095 && e != errno.ERESTARTSYS {
 				t.Fatalf("ioctl(%d, %#x) = %d, not an errno", fd, r, e)
 			}

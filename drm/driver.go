@@ -12,14 +12,16 @@
 // the handler failed — if both the caller's and the kernel's request words
 // say OUT. Behaviour was checked against Linux 6.12 (testdata/oracle).
 //
-// A wasm32 guest is a 32-bit process: DRM_IOCTL_VERSION uses the compat
-// layout, as Linux's drm_compat_ioctl does for a 32-bit process.
+// A wasm32 guest is a 32-bit process: DRM_IOCTL_VERSION and GET_UNIQUE
+// use the compat layouts, as Linux's drm_compat_ioctl does for a 32-bit
+// process.
 //
 // The driver reaches its virtio-gpu device only through virtqueues in
-// guest memory ([Driver.Probe], virtgpu.go). The virtgpu ioctls so far are
-// GETPARAM, CONTEXT_INIT and the seed's EXECBUFFER (execbuffer.go). Still
-// to come (issue 4): GEM objects and the resource ioctls, PRIME, and the
-// KMS subset.
+// guest memory ([Driver.Probe], virtgpu.go). It has every virtgpu ioctl:
+// GETPARAM, GET_CAPS, CONTEXT_INIT, the resource and GEM ioctls (gem.go),
+// PRIME (prime.go) and the seed's EXECBUFFER (execbuffer.go). Still to
+// come (issue 4): the KMS subset on card0, whose Linux reference is
+// testdata/oracle/kms.linux.txt.
 package drm
 
 import (

@@ -134,7 +134,7 @@ func TestTablesAgree(t *testing.T) {
 		"DRM_IOCTL_SYNCOBJ_SIGNAL": DRM_IOCTL_SYNCOBJ_SIGNAL, "DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT": DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT,
 		"DRM_IOCTL_SYNCOBJ_QUERY": DRM_IOCTL_SYNCOBJ_QUERY, "DRM_IOCTL_SYNCOBJ_TRANSFER": DRM_IOCTL_SYNCOBJ_TRANSFER,
 		"DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL": DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, "DRM_IOCTL_SYNCOBJ_EVENTFD": DRM_IOCTL_SYNCOBJ_EVENTFD,
-		"DRM_IOCTL_GEM_CLOSE":          DRM_IOCTL_GEM_CLOSE,
+		"DRM_IOCTL_GEM_CLOSE": DRM_IOCTL_GEM_CLOSE, "DRM_IOCTL_GET_UNIQUE": DRM_IOCTL_GET_UNIQUE,
 		"DRM_IOCTL_PRIME_HANDLE_TO_FD": DRM_IOCTL_PRIME_HANDLE_TO_FD, "DRM_IOCTL_PRIME_FD_TO_HANDLE": DRM_IOCTL_PRIME_FD_TO_HANDLE,
 	}
 	// The values the spec tables give (kernel-semantics.md §1.6, §3.2;
@@ -147,7 +147,7 @@ func TestTablesAgree(t *testing.T) {
 		"DRM_IOCTL_SYNCOBJ_SIGNAL": 0xC01064C5, "DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT": 0xC03064CA,
 		"DRM_IOCTL_SYNCOBJ_QUERY": 0xC01864CB, "DRM_IOCTL_SYNCOBJ_TRANSFER": 0xC02064CC,
 		"DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL": 0xC01864CD, "DRM_IOCTL_SYNCOBJ_EVENTFD": 0xC01864CF,
-		"DRM_IOCTL_GEM_CLOSE":          0x40086409,
+		"DRM_IOCTL_GEM_CLOSE": 0x40086409, "DRM_IOCTL_GET_UNIQUE": 0xC0086401,
 		"DRM_IOCTL_PRIME_HANDLE_TO_FD": 0xC00C642D, "DRM_IOCTL_PRIME_FD_TO_HANDLE": 0xC00C642E,
 	}
 	structSize := map[string]uint32{
@@ -158,7 +158,7 @@ func TestTablesAgree(t *testing.T) {
 		"DRM_IOCTL_SYNCOBJ_SIGNAL": fence.DrmSyncobjArraySize, "DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT": fence.DrmSyncobjTimelineWaitSize,
 		"DRM_IOCTL_SYNCOBJ_QUERY": fence.DrmSyncobjTimelineArraySize, "DRM_IOCTL_SYNCOBJ_TRANSFER": fence.DrmSyncobjTransferSize,
 		"DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL": fence.DrmSyncobjTimelineArraySize, "DRM_IOCTL_SYNCOBJ_EVENTFD": fence.DrmSyncobjEventfdSize,
-		"DRM_IOCTL_GEM_CLOSE":          8,
+		"DRM_IOCTL_GEM_CLOSE": 8, "DRM_IOCTL_GET_UNIQUE": drmUnique32Size,
 		"DRM_IOCTL_PRIME_HANDLE_TO_FD": 12, "DRM_IOCTL_PRIME_FD_TO_HANDLE": 12,
 	}
 	seen := map[string]bool{}
@@ -185,8 +185,8 @@ func TestTablesAgree(t *testing.T) {
 		if iocSize(d.cmd) != structSize[d.name] {
 			t.Errorf("%s: request size %d, struct size %d", d.name, iocSize(d.cmd), structSize[d.name])
 		}
-		if d.flags&DRM_RENDER_ALLOW == 0 {
-			t.Errorf("%s is not DRM_RENDER_ALLOW; Linux allows it on render nodes", d.name)
+		if render := d.name != "DRM_IOCTL_GET_UNIQUE"; (d.flags&DRM_RENDER_ALLOW != 0) != render {
+			t.Errorf("%s: DRM_RENDER_ALLOW is %v; Linux's is %v", d.name, d.flags&DRM_RENDER_ALLOW != 0, render)
 		}
 	}
 	if len(seen) != len(exported) {
@@ -247,10 +247,6 @@ func TestIoctlLayer(t *testing.T) {
 // transcript with the kernel's line by line. The probe is a 64-bit program
 // (native DRM_IOCTL_VERSION); fencelab's guests are 32-bit, so the replay
 // asks VERSION in the compat layout, which reports the same values.
-//
-// One line differs on purpose, until the KMS subset lands: GET_UNIQUE,
-// which fencelab does not have yet, is EINVAL rather than EACCES; the test
-// says so explicitly rather than faking the line.
 func TestOracleIoctlLayer(t *testing.T) {
 	want, err := os.ReadFile("testdata/oracle/ioctl_layer.linux.txt")
 	if err != nil {
@@ -308,21 +304,11 @@ func TestOracleIoctlLayer(t *testing.T) {
 	say("destroy 0 -> errno=%d", e)
 	e, v = p.ioctl(card, DRM_IOCTL_SYNCOBJ_CREATE, u32s(0, 0))
 	say("card0 syncobj create -> errno=%d handle=%d", e, w(0))
-	// Known divergence, until the KMS subset adds GET_UNIQUE: Linux says
-	// EACCES (it exists but is not render-allowed), fencelab EINVAL (no
-	// such ioctl). Compare every other line; pin what fencelab says here.
-	const unique = "core nr 0x01 (get_unique) render -> errno="
 	gotLines, wantLines := strings.Split(out.String(), "\n"), strings.Split(string(want), "\n")
 	if len(gotLines) != len(wantLines) {
 		t.Fatalf("transcripts have %d and %d lines:\n--- fencelab\n%s--- linux\n%s", len(gotLines), len(wantLines), out.String(), want)
 	}
 	for i := range gotLines {
-		if strings.HasPrefix(wantLines[i], unique) {
-			if wantLines[i] != unique+"13" || gotLines[i] != unique+"22" {
-				t.Errorf("GET_UNIQUE: linux %q, fencelab %q; want 13 and 22 until KMS lands", wantLines[i], gotLines[i])
-			}
-			continue
-		}
 		if gotLines[i] != wantLines[i] {
 			t.Errorf("line %d: fencelab %q; linux %q", i+1, gotLines[i], wantLines[i])
 		}
@@ -412,5 +398,34 @@ func TestLeakGuard(t *testing.T) {
 		t.Errorf("an honest failure: guard said %q after %d checks; want silence after 2", rec.errs, p.checked.Load())
 	}
 	p.t = t
+	p.teardown()
+}
+
+// TestOracleGetUnique replays the GET_UNIQUE line of
+// testdata/oracle/kms.c: a fresh card0 has an empty bus id (Linux sets it
+// only on SET_VERSION 1.1+), so unique_len comes back 0 and the buffer is
+// left alone, whatever length or pointer the caller passed.
+func TestOracleGetUnique(t *testing.T) {
+	want, err := os.ReadFile("testdata/oracle/kms.linux.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProc(t)
+	card := p.open(PathCard)
+	buf := p.mem.put(make([]byte, 64))
+	e, out := p.ioctl(card, DRM_IOCTL_GET_UNIQUE, u32s(64, uint32(buf)))
+	n := binary.LittleEndian.Uint32(out)
+	got := fmt.Sprintf("get_unique -> errno=%d len=%d '%s'", e, n, bytes.TrimRight(p.mem.get(buf, 64), "\x00"))
+	if lines := strings.Split(string(want), "\n"); len(lines) < 2 || lines[1] != got {
+		t.Errorf("fencelab %q; linux %q", got, lines[1])
+	}
+	// An unmapped buffer does not fault: nothing is copied.
+	if e, out := p.ioctl(card, DRM_IOCTL_GET_UNIQUE, u32s(64, 0x10)); e != 0 || binary.LittleEndian.Uint32(out) != 0 {
+		t.Errorf("GET_UNIQUE with an unmapped buffer = %v, len %d; want success, 0", e, binary.LittleEndian.Uint32(out))
+	}
+	render := p.open(PathRender)
+	if e, _ := p.ioctl(render, DRM_IOCTL_GET_UNIQUE, u32s(64, uint32(buf))); e != errno.EACCES {
+		t.Errorf("GET_UNIQUE on the render node = %v; want EACCES (not render-allowed)", e)
+	}
 	p.teardown()
 }

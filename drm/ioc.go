@@ -32,11 +32,12 @@ const (
 	DRM_COMMAND_END  = 0xa0
 )
 
-// Core request numbers. VERSION is the 32-bit (compat) form: a wasm32
+// Core request numbers. VERSION and GET_UNIQUE are the 32-bit (compat) form: a wasm32
 // guest is a 32-bit process, and struct drm_version has size_t and
 // pointer members (DESIGN.md, "The guest ABI").
 var (
 	DRM_IOCTL_VERSION                 = IOWR(DRM_IOCTL_BASE, 0x00, drmVersion32Size)
+	DRM_IOCTL_GET_UNIQUE              = IOWR(DRM_IOCTL_BASE, 0x01, drmUnique32Size)
 	DRM_IOCTL_GET_CAP                 = IOWR(DRM_IOCTL_BASE, 0x0c, getCapSize)
 	DRM_IOCTL_SYNCOBJ_CREATE          = IOWR(DRM_IOCTL_BASE, 0xBF, 8)
 	DRM_IOCTL_SYNCOBJ_DESTROY         = IOWR(DRM_IOCTL_BASE, 0xC0, 8)

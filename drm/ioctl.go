@@ -41,6 +41,7 @@ type ioctlDesc struct {
 var coreIoctls = func() (t [coreIoctlCount]ioctlDesc) {
 	add := func(name string, cmd, flags uint32, fn handler) { t[iocNr(cmd)] = ioctlDesc{name, cmd, flags, fn} }
 	add("DRM_IOCTL_VERSION", DRM_IOCTL_VERSION, DRM_RENDER_ALLOW, drmVersion)
+	add("DRM_IOCTL_GET_UNIQUE", DRM_IOCTL_GET_UNIQUE, 0, drmGetUnique)
 	add("DRM_IOCTL_GET_CAP", DRM_IOCTL_GET_CAP, DRM_RENDER_ALLOW, drmGetCap)
 	add("DRM_IOCTL_SYNCOBJ_CREATE", DRM_IOCTL_SYNCOBJ_CREATE, DRM_RENDER_ALLOW,
 		structIoctl(func(f *File, _ *Task, a *fence.DrmSyncobjCreate) errno.Errno { return f.syncobjs.Create(a) }))
@@ -204,6 +205,22 @@ func drmVersion(f *File, t *Task, data []byte) errno.Errno {
 			}
 		}
 	}
+	return 0
+}
+
+// drmUnique32Size is sizeof(struct drm_unique32): u32 unique_len, u32
+// unique (a guest pointer).
+const drmUnique32Size = 8
+
+// drmGetUnique is drm_getunique through compat_drm_getunique: it copies
+// the master's bus id if the caller's buffer holds all of it, and reports
+// its length. A master's bus id is set only by SET_VERSION 1.1 or later,
+// which fencelab does not offer, so it is always empty: unique_len becomes
+// 0 and nothing is copied (a zero-byte copy never faults), as Linux 6.12
+// answers on a fresh card0 (testdata/oracle/kms.linux.txt). It is not
+// render-allowed: a render node gets EACCES from the ioctl layer.
+func drmGetUnique(_ *File, _ *Task, data []byte) errno.Errno {
+	binary.LittleEndian.PutUint32(data, 0)
 	return 0
 }
 

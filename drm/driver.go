@@ -19,8 +19,11 @@
 // The driver reaches its virtio-gpu device only through virtqueues in
 // guest memory ([Driver.Probe], virtgpu.go). It has every virtgpu ioctl:
 // GETPARAM, GET_CAPS, CONTEXT_INIT, the resource and GEM ioctls (gem.go),
-// PRIME (prime.go) and the seed's EXECBUFFER (execbuffer.go). Still to
-// come (issue 4): the KMS subset on card0, whose Linux reference is
+// PRIME (prime.go) and the seed's EXECBUFFER (execbuffer.go). Of the KMS
+// subset on card0 (kms.go) it has SET_CLIENT_CAP and the object getters
+// GETRESOURCES, GETENCODER, GETPLANERESOURCES and GETPLANE; still to come
+// (issue 4) are connectors, CRTCs, properties, dumb buffers,
+// framebuffers, page flips and atomic commits, whose Linux reference is
 // testdata/oracle/kms.linux.txt.
 package drm
 
@@ -212,6 +215,10 @@ type File struct {
 	// ctxMu guards virt (the kernel's context_lock).
 	ctxMu sync.Mutex
 	virt  ctxState
+
+	// kmsMu guards caps, what the client told SET_CLIENT_CAP.
+	kmsMu sync.Mutex
+	caps  clientCaps
 
 	// evMu guards the pending DRM events and the space left for them.
 	evMu    sync.Mutex

@@ -242,6 +242,9 @@ func FuzzIoctl(f *testing.F) {
 	f.Add(uint8(0), DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, make([]byte, 24))
 	f.Add(uint8(0), DRM_IOCTL_VIRTGPU_EXECBUFFER, make([]byte, 64))
 	f.Add(uint8(0), DRM_IOCTL_VIRTGPU_CONTEXT_INIT, make([]byte, 16))
+	f.Add(uint8(1), DRM_IOCTL_MODE_GETRESOURCES, make([]byte, 64))
+	f.Add(uint8(1), DRM_IOCTL_MODE_GETPLANE, []byte{32, 0, 0, 0})
+	f.Add(uint8(1), DRM_IOCTL_SET_CLIENT_CAP, []byte{3, 0, 0, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, which uint8, req uint32, arg []byte) {
 		m := newMachineSized(t, device.Config{}, arenaBase+arenaSize)
 		p := m.proc

@@ -18,6 +18,10 @@
 #include <drm_mode.h>
 #include <drm_fourcc.h>
 
+#ifndef DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT /* libdrm headers older than Linux 6.8 */
+#define DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT 6
+#endif
+
 #define X(req, arg) (errno = 0, ioctl(fd, req, arg) < 0 ? errno : 0)
 
 int main(void)
@@ -98,6 +102,18 @@ int main(void)
 	struct drm_mode_get_plane_res pr = { .plane_id_ptr = (uintptr_t)planes, .count_planes = 8 };
 	e = X(DRM_IOCTL_MODE_GETPLANERESOURCES, &pr);
 	printf("getplaneresources (no universal) -> errno=%d count=%u\n", e, pr.count_planes);
+	struct drm_set_client_cap bad[] = { { 0, 1 }, { 99, 1 }, { DRM_CLIENT_CAP_UNIVERSAL_PLANES, 2 },
+		{ DRM_CLIENT_CAP_WRITEBACK_CONNECTORS, 1 }, { DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT, 1 },
+		{ DRM_CLIENT_CAP_STEREO_3D, 1 }, { DRM_CLIENT_CAP_ASPECT_RATIO, 1 } };
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		printf("set_client_cap %llu=%llu -> errno=%d\n", (unsigned long long)bad[i].capability,
+		       (unsigned long long)bad[i].value, X(DRM_IOCTL_SET_CLIENT_CAP, &bad[i]));
+	struct drm_mode_get_encoder en2 = { .encoder_id = 9999 };
+	printf("getencoder unknown -> errno=%d\n", X(DRM_IOCTL_MODE_GETENCODER, &en2));
+	en2.encoder_id = crtcs[0];
+	printf("getencoder on a crtc id -> errno=%d\n", X(DRM_IOCTL_MODE_GETENCODER, &en2));
+	struct drm_mode_get_plane gp0 = { .plane_id = 9999 };
+	printf("getplane unknown -> errno=%d\n", X(DRM_IOCTL_MODE_GETPLANE, &gp0));
 	struct drm_set_client_cap cc = { DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1 };
 	printf("set universal planes -> errno=%d\n", X(DRM_IOCTL_SET_CLIENT_CAP, &cc));
 	pr.count_planes = 8;
@@ -127,6 +143,33 @@ int main(void)
 	printf("crtc props (no atomic cap) -> errno=%d count=%u\n", e, op.count_props);
 	cc.capability = DRM_CLIENT_CAP_ATOMIC;
 	printf("set atomic -> errno=%d\n", X(DRM_IOCTL_SET_CLIENT_CAP, &cc));
+	pr.count_planes = 8;
+	e = X(DRM_IOCTL_MODE_GETPLANERESOURCES, &pr);
+	printf("getplaneresources atomic -> errno=%d count=%u first=%u\n", e, pr.count_planes, planes[0]);
+	struct drm_set_client_cap hs = { DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT, 1 };
+	printf("set cursor hotspot -> errno=%d\n", X(DRM_IOCTL_SET_CLIENT_CAP, &hs));
+	pr.count_planes = 8;
+	e = X(DRM_IOCTL_MODE_GETPLANERESOURCES, &pr);
+	printf("getplaneresources hotspot -> errno=%d count=%u\n", e, pr.count_planes);
+	pr.count_planes = 1; pr.plane_id_ptr = 8;
+	printf("getplaneresources bad ptr -> errno=%d\n", X(DRM_IOCTL_MODE_GETPLANERESOURCES, &pr));
+	pr.count_planes = 0;
+	e = X(DRM_IOCTL_MODE_GETPLANERESOURCES, &pr);
+	printf("getplaneresources bad ptr count 0 -> errno=%d count=%u\n", e, pr.count_planes);
+	{
+		uint32_t fm[1];
+		struct drm_mode_get_plane p = { .plane_id = planes[0], .format_type_ptr = (uintptr_t)fm, .count_format_types = 0 };
+		e = X(DRM_IOCTL_MODE_GETPLANE, &p);
+		printf("getplane formats count 0 -> errno=%d count=%u\n", e, p.count_format_types);
+		p.count_format_types = 1; p.format_type_ptr = 8;
+		printf("getplane formats bad ptr -> errno=%d\n", X(DRM_IOCTL_MODE_GETPLANE, &p));
+	}
+	{
+		int rfd = open("/dev/dri/renderD128", O_RDWR);
+		struct drm_mode_card_res rr = {0};
+		printf("getresources on render -> errno=%d\n", (errno = 0, ioctl(rfd, DRM_IOCTL_MODE_GETRESOURCES, &rr) < 0 ? errno : 0));
+		printf("set_client_cap on render -> errno=%d\n", (errno = 0, ioctl(rfd, DRM_IOCTL_SET_CLIENT_CAP, &cc) < 0 ? errno : 0));
+	}
 	op.count_props = 16;
 	e = X(DRM_IOCTL_MODE_OBJ_GETPROPERTIES, &op);
 	printf("crtc props -> errno=%d count=%u\n", e, op.count_props);

@@ -1,0 +1,263 @@
+package drm
+
+import "fencelab/errno"
+
+// The KMS subset on card0 (issue 4), first part: the objects a client
+// enumerates and the client capabilities that change what it sees. Every
+// value here was read off Linux 6.12's virtio_gpu (testdata/oracle/kms.*).
+//
+// Object ids are allocated as Linux allocates them: ids 1 to 31 are the
+// standard properties drm_mode_config_init creates, then each output, in
+// scanout order, takes seven: its primary plane, its cursor plane, the
+// cursor's HOTSPOT_X and HOTSPOT_Y properties, its CRTC, its connector and
+// its encoder (a 2-output device gives CRTCs 36 and 43). Unlike the oracle
+// machine, fencelab has no fbcon: every CRTC starts off, with no
+// framebuffer, until a client sets a mode.
+const (
+	kmsFirstOutputID = 32
+	kmsIDsPerOutput  = 7
+)
+
+// output is one scanout's KMS objects.
+type output uint32
+
+func (o output) id(offset uint32) uint32 {
+	return kmsFirstOutputID + kmsIDsPerOutput*uint32(o) + offset
+}
+func (o output) primary() uint32   { return o.id(0) }
+func (o output) cursor() uint32    { return o.id(1) }
+func (o output) crtc() uint32      { return o.id(4) }
+func (o output) connector() uint32 { return o.id(5) }
+func (o output) encoder() uint32   { return o.id(6) }
+func (o output) mask() uint32      { return 1 << o } // its CRTC's (and encoder's) index bit
+
+// outputs is how many scanouts the device has (none before Probe).
+func (drv *Driver) outputs() output {
+	if drv.gpu == nil {
+		return 0
+	}
+	return output(drv.gpu.scanouts)
+}
+
+// findOutput finds the output one of whose objects is id, checking the
+// object's kind as drm_mode_object_find does: any other id is not found.
+func (drv *Driver) findOutput(id uint32, which func(output) uint32) (output, bool) {
+	for o := range drv.outputs() {
+		if which(o) == id {
+			return o, true
+		}
+	}
+	return 0, false
+}
+
+// Mode-config limits of virtio_gpu_modeset_init.
+const (
+	kmsMinSize = 32
+	kmsMaxSize = 8192
+)
+
+// DRM_MODE_ENCODER_VIRTUAL is virtio_gpu's encoder type.
+const DRM_MODE_ENCODER_VIRTUAL = 5
+
+// Plane formats (drm_fourcc.h): the primary plane scans out XRGB8888, the
+// cursor ARGB8888, as virtio_gpu_plane_init registers them on a
+// little-endian guest.
+const (
+	DRM_FORMAT_XRGB8888 = 'X' | 'R'<<8 | '2'<<16 | '4'<<24
+	DRM_FORMAT_ARGB8888 = 'A' | 'R'<<8 | '2'<<16 | '4'<<24
+)
+
+// Client capabilities (DRM_IOCTL_SET_CLIENT_CAP).
+const (
+	DRM_CLIENT_CAP_STEREO_3D            = 1
+	DRM_CLIENT_CAP_UNIVERSAL_PLANES     = 2
+	DRM_CLIENT_CAP_ATOMIC               = 3
+	DRM_CLIENT_CAP_ASPECT_RATIO         = 4
+	DRM_CLIENT_CAP_WRITEBACK_CONNECTORS = 5
+	DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT = 6
+)
+
+// clientCaps is what a file has told SET_CLIENT_CAP (the drm_file bits).
+type clientCaps struct {
+	stereo, universalPlanes, aspectRatio, writeback, virtCursor bool
+	atomic                                                      uint64 // 0, 1 or 2
+}
+
+// Struct sizes, all free of pointers-as-longs, so one layout for 32- and
+// 64-bit callers.
+const (
+	setClientCapSize = 16 // u64 capability, u64 value
+	cardResSize      = 64 // struct drm_mode_card_res
+	getEncoderSize   = 20 // struct drm_mode_get_encoder
+	planeResSize     = 16 // struct drm_mode_get_plane_res (u64, u32, padding)
+	getPlaneSize     = 32 // struct drm_mode_get_plane
+)
+
+// drmSetClientCap is drm_setclientcap for a KMS driver with atomic and
+// virtualized-cursor support. ATOMIC also turns universal planes and
+// aspect-ratio modes on or off; a process whose name starts with 'X' is
+// refused atomic 1, as Linux refuses the modesetting DDX.
+func drmSetClientCap(f *File, t *Task, data []byte) errno.Errno {
+	capability, value := le.Uint64(data), le.Uint64(data[8:])
+	f.kmsMu.Lock()
+	defer f.kmsMu.Unlock()
+	c := &f.caps
+	switch capability {
+	case DRM_CLIENT_CAP_STEREO_3D:
+		if value > 1 {
+			return errno.EINVAL
+		}
+		c.stereo = value == 1
+	case DRM_CLIENT_CAP_UNIVERSAL_PLANES:
+		if value > 1 {
+			return errno.EINVAL
+		}
+		c.universalPlanes = value == 1
+	case DRM_CLIENT_CAP_ATOMIC:
+		if len(t.Comm) > 0 && t.Comm[0] == 'X' && value == 1 {
+			return errno.EOPNOTSUPP
+		}
+		if value > 2 {
+			return errno.EINVAL
+		}
+		c.atomic = value
+		c.universalPlanes = value != 0
+		c.aspectRatio = value != 0
+	case DRM_CLIENT_CAP_ASPECT_RATIO:
+		if value > 1 {
+			return errno.EINVAL
+		}
+		c.aspectRatio = value == 1
+	case DRM_CLIENT_CAP_WRITEBACK_CONNECTORS:
+		if c.atomic == 0 || value > 1 {
+			return errno.EINVAL
+		}
+		c.writeback = value == 1
+	case DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT:
+		if c.atomic == 0 || value > 1 {
+			return errno.EINVAL
+		}
+		c.virtCursor = value == 1
+	default:
+		return errno.EINVAL
+	}
+	return 0
+}
+
+// putIDs is the put_user loop of the KMS getters: it stores the ids that
+// fit in room entries at addr and returns how many there are, or EFAULT
+// as soon as one store faults.
+func putIDs(t *Task, addr uint64, room uint32, ids []uint32) (uint32, errno.Errno) {
+	for i, id := range ids {
+		if uint32(i) < room {
+			if e := t.Mem.CopyOut(addr+4*uint64(i), le.AppendUint32(nil, id)); e != 0 {
+				return 0, errno.EFAULT
+			}
+		}
+	}
+	return uint32(len(ids)), 0
+}
+
+// collect lists one kind of object, in output order.
+func (drv *Driver) collect(which ...func(output) uint32) []uint32 {
+	var ids []uint32
+	for o := range drv.outputs() {
+		for _, w := range which {
+			ids = append(ids, w(o))
+		}
+	}
+	return ids
+}
+
+// drmModeGetResources is drm_mode_getresources: this file's framebuffers,
+// the size limits, then CRTCs, encoders and connectors. Each list is
+// written only as far as the caller's count allows, and its count is set
+// to the full length; a fault stops the ioctl there, with the counts
+// already set kept (the struct is copied back).
+func drmModeGetResources(f *File, t *Task, data []byte) errno.Errno {
+	// fencelab has no framebuffers yet (ADDFB2 comes with the rest of
+	// KMS): count_fbs is 0 and nothing is written.
+	le.PutUint32(data[32:], 0)
+	le.PutUint32(data[48:], kmsMinSize)
+	le.PutUint32(data[52:], kmsMaxSize)
+	le.PutUint32(data[56:], kmsMinSize)
+	le.PutUint32(data[60:], kmsMaxSize)
+	// No writeback connectors exist, so the WRITEBACK cap hides nothing.
+	for _, l := range []struct {
+		ptr, count int
+		which      func(output) uint32
+	}{{8, 36, output.crtc}, {24, 44, output.encoder}, {16, 40, output.connector}} {
+		n, e := putIDs(t, le.Uint64(data[l.ptr:]), le.Uint32(data[l.count:]), f.drv.collect(l.which))
+		if e != 0 {
+			return e
+		}
+		le.PutUint32(data[l.count:], n)
+	}
+	return 0
+}
+
+// drmModeGetEncoder is drm_mode_getencoder. No CRTC drives an encoder
+// until a mode is set, so crtc_id is 0; each encoder can drive only its
+// own output's CRTC and is cloneable only with itself.
+func drmModeGetEncoder(f *File, t *Task, data []byte) errno.Errno {
+	o, ok := f.drv.findOutput(le.Uint32(data), output.encoder)
+	if !ok {
+		return errno.ENOENT
+	}
+	le.PutUint32(data[4:], DRM_MODE_ENCODER_VIRTUAL)
+	le.PutUint32(data[8:], 0)
+	le.PutUint32(data[12:], o.mask())
+	le.PutUint32(data[16:], o.mask())
+	return 0
+}
+
+// drmModeGetPlaneResources is drm_mode_getplane_res. Without
+// UNIVERSAL_PLANES a client sees only overlay planes (virtio_gpu has
+// none); an atomic client that has not said it handles virtualized
+// cursor planes (CURSOR_PLANE_HOTSPOT) does not see the cursor planes,
+// whose hotspot it would not set.
+func drmModeGetPlaneResources(f *File, t *Task, data []byte) errno.Errno {
+	f.kmsMu.Lock()
+	c := f.caps
+	f.kmsMu.Unlock()
+	var ids []uint32
+	switch {
+	case !c.universalPlanes:
+	case c.atomic != 0 && !c.virtCursor:
+		ids = f.drv.collect(output.primary)
+	default:
+		ids = f.drv.collect(output.primary, output.cursor)
+	}
+	n, e := putIDs(t, le.Uint64(data), le.Uint32(data[8:]), ids)
+	if e != 0 {
+		return e
+	}
+	le.PutUint32(data[8:], n)
+	return 0
+}
+
+// drmModeGetPlane is drm_mode_getplane: the plane's CRTC and framebuffer
+// (none until a mode is set), the CRTCs it can use, and its formats,
+// copied only if all of them fit.
+func drmModeGetPlane(f *File, t *Task, data []byte) errno.Errno {
+	id := le.Uint32(data)
+	format := uint32(DRM_FORMAT_XRGB8888)
+	o, ok := f.drv.findOutput(id, output.primary)
+	if !ok {
+		if o, ok = f.drv.findOutput(id, output.cursor); !ok {
+			return errno.ENOENT
+		}
+		format = DRM_FORMAT_ARGB8888
+	}
+	le.PutUint32(data[4:], 0) // crtc_id
+	le.PutUint32(data[8:], 0) // fb_id
+	le.PutUint32(data[12:], o.mask())
+	le.PutUint32(data[16:], 0) // gamma_size
+	if le.Uint32(data[20:]) >= 1 {
+		if t.Mem.CopyOut(le.Uint64(data[24:]), le.AppendUint32(nil, format)) != 0 {
+			return errno.EFAULT
+		}
+	}
+	le.PutUint32(data[20:], 1)
+	return 0
+}

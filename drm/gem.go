@@ -244,35 +244,54 @@ func resourceCreate(f *File, t *Task, data []byte) errno.Errno {
 		size = pageSize
 	}
 	bytes := (uint64(size) + pageSize - 1) &^ (pageSize - 1)
+	h, resID, e := f.newObject(t, bytes, 0, func(resID uint32, _ uint64) []byte {
+		if is3D {
+			return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
+				words(resID, target, format, bind, width, height, depth, arraySize, lastLevel, samples, flags, 0))
+		}
+		return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, words(resID, format, width, height))
+	})
+	if e != 0 {
+		return e
+	}
+	le.PutUint32(data[40:], h)
+	le.PutUint32(data[44:], resID)
+	return 0
+}
+
+// newObject is the common tail of the object-creating ioctls
+// (virtio_gpu_object_create, then the handle): it backs a new object with
+// bytes of guest memory, asks the host to create its resource with the
+// request create builds from the resource id and backing address, and
+// gives the caller a handle. A classic resource (blobMem 0) is created
+// under a fence, which becomes the object's first write fence, and then
+// gets its backing attached; a blob carries its backing in the create.
+func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, create func(resID uint32, backing uint64) []byte) (handle, resID uint32, _ errno.Errno) {
+	g := f.drv.gpu
 	backing, ok := g.alloc.get(bytes)
 	if !ok {
-		return errno.ENOMEM
+		return 0, 0, errno.ENOMEM
 	}
-	o := &gemObject{drv: f.drv, resID: f.drv.allocResID(), size: bytes, backing: backing}
+	o := &gemObject{drv: f.drv, resID: f.drv.allocResID(), size: bytes, backing: backing, blobMem: blobMem}
 	o.refs.Store(1)
-	fc := g.fences.newFence(f.drv.d, 0, -1)
-	var req []byte
-	if is3D {
-		req = cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
-			words(o.resID, target, format, bind, width, height, depth, arraySize, lastLevel, samples, flags, 0))
+	if blobMem == 0 {
+		fc := g.fences.newFence(f.drv.d, 0, -1)
+		g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, fc, -1, nil)
+		o.addFence(fc)
+		attach := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, words(o.resID, 1))
+		attach = append(attach, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
+		g.queueCmd(attach, nil, device.CtrlHdrSize, nil, -1, nil)
 	} else {
-		req = cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, words(o.resID, format, width, height))
+		g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, nil, -1, nil)
 	}
-	g.queueCmd(req, nil, device.CtrlHdrSize, fc, -1, nil)
-	o.addFence(fc)
-	attach := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, words(o.resID, 1))
-	attach = append(attach, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
-	g.queueCmd(attach, nil, device.CtrlHdrSize, nil, -1, nil)
 	h, e := f.gem.install(o)
 	if e != 0 {
 		o.put()
-		return e
+		return 0, 0, e
 	}
 	f.attachToContext(t, o)
 	o.put() // the handle owns the object now
-	le.PutUint32(data[40:], h)
-	le.PutUint32(data[44:], o.resID)
-	return 0
+	return h, o.resID, 0
 }
 
 // attachToContext is virtio_gpu_gem_object_open: with 3D the resource is
@@ -478,24 +497,15 @@ func resourceCreateBlob(f *File, t *Task, data []byte) errno.Errno {
 	if bytes == 0 || bytes > kvmallocMax {
 		return errno.ENOMEM
 	}
-	backing, ok := g.alloc.get(bytes)
-	if !ok {
-		return errno.ENOMEM
-	}
-	o := &gemObject{drv: f.drv, resID: f.drv.allocResID(), size: bytes, backing: backing, blobMem: mem}
-	o.refs.Store(1)
-	req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(o.resID, mem, flags, 1))
-	req = append(req, le.AppendUint64(le.AppendUint64(nil, blobID), size)...)
-	req = append(req, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
-	g.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
-	h, e := f.gem.install(o)
+	h, resID, e := f.newObject(t, bytes, mem, func(resID uint32, backing uint64) []byte {
+		req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(resID, mem, flags, 1))
+		req = append(req, le.AppendUint64(le.AppendUint64(nil, blobID), size)...)
+		return append(req, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
+	})
 	if e != 0 {
-		o.put()
 		return e
 	}
-	f.attachToContext(t, o)
-	o.put()
 	le.PutUint32(data[8:], h)
-	le.PutUint32(data[12:], o.resID)
+	le.PutUint32(data[12:], resID)
 	return 0
 }

@@ -339,9 +339,14 @@ func virtgpuMap(f *File, t *Task, data []byte) errno.Errno {
 		return errno.ENOENT
 	}
 	defer o.put()
-	le.PutUint64(data, fakeOffsetBase+uint64(o.resID)<<32) // 4 GiB apart: unique, page-aligned
+	le.PutUint64(data, o.mmapOffset())
 	return 0
 }
+
+// mmapOffset is the object's fake offset for mmap on its DRM file (its
+// drm_vma_offset_node): 4 GiB apart per resource, so unique and
+// page-aligned.
+func (o *gemObject) mmapOffset() uint64 { return fakeOffsetBase + uint64(o.resID)<<32 }
 
 // virtgpuWait is virtio_gpu_wait_ioctl: ENOENT for an unknown handle; with
 // NOWAIT, EBUSY while the object's fences are pending; otherwise wait up

@@ -48,6 +48,10 @@ var coreIoctls = func() (t [coreIoctlCount]ioctlDesc) {
 	add("DRM_IOCTL_MODE_GETENCODER", DRM_IOCTL_MODE_GETENCODER, 0, drmModeGetEncoder)
 	add("DRM_IOCTL_MODE_GETPLANERESOURCES", DRM_IOCTL_MODE_GETPLANERESOURCES, 0, drmModeGetPlaneResources)
 	add("DRM_IOCTL_MODE_GETPLANE", DRM_IOCTL_MODE_GETPLANE, 0, drmModeGetPlane)
+	add("DRM_IOCTL_MODE_CREATE_DUMB", DRM_IOCTL_MODE_CREATE_DUMB, 0, drmModeCreateDumb)
+	add("DRM_IOCTL_MODE_MAP_DUMB", DRM_IOCTL_MODE_MAP_DUMB, 0, drmModeMapDumb)
+	// drm_mode_destroy_dumb is drm_gem_handle_delete, as GEM_CLOSE is.
+	add("DRM_IOCTL_MODE_DESTROY_DUMB", DRM_IOCTL_MODE_DESTROY_DUMB, 0, gemClose)
 	add("DRM_IOCTL_SYNCOBJ_CREATE", DRM_IOCTL_SYNCOBJ_CREATE, DRM_RENDER_ALLOW,
 		structIoctl(func(f *File, _ *Task, a *fence.DrmSyncobjCreate) errno.Errno { return f.syncobjs.Create(a) }))
 	add("DRM_IOCTL_SYNCOBJ_DESTROY", DRM_IOCTL_SYNCOBJ_DESTROY, DRM_RENDER_ALLOW,

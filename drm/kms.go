@@ -1,9 +1,13 @@
 package drm
 
-import "fencelab/errno"
+import (
+	"fencelab/device"
+	"fencelab/errno"
+)
 
 // The KMS subset on card0 (issue 4), first part: the objects a client
-// enumerates and the client capabilities that change what it sees. Every
+// enumerates, the client capabilities that change what it sees, and dumb
+// buffers. Every
 // value here was read off Linux 6.12's virtio_gpu (testdata/oracle/kms.*).
 //
 // Object ids are allocated as Linux allocates them: ids 1 to 31 are the
@@ -259,5 +263,77 @@ func drmModeGetPlane(f *File, t *Task, data []byte) errno.Errno {
 		}
 	}
 	le.PutUint32(data[20:], 1)
+	return 0
+}
+
+// Dumb buffers (drm_dumb_buffers.c over virtio_gpu_mode_dumb_create).
+const (
+	createDumbSize  = 32 // struct drm_mode_create_dumb
+	mapDumbSize     = 16 // struct drm_mode_map_dumb
+	destroyDumbSize = 4  // struct drm_mode_destroy_dumb
+)
+
+// drmModeCreateDumb is drm_mode_create_dumb, then virtio_gpu's
+// dumb_create. The core refuses a zero or 32-bit-overflowing size before
+// touching the struct, then zeroes handle, pitch and size; virtio_gpu
+// takes only 32 bpp, makes a linear XRGB8888 object of width×4-byte rows
+// rounded up to a page, and writes size before it creates, pitch after.
+// flags is not looked at. On a device with blob resources but no 3D the
+// object is a shareable guest blob, otherwise a classic 2D resource (even
+// on a 3D device).
+func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
+	g := f.drv.gpu
+	if g == nil {
+		return errno.ENODEV
+	}
+	height, width, bpp := le.Uint32(data), le.Uint32(data[4:]), le.Uint32(data[8:])
+	if width == 0 || height == 0 || bpp == 0 || bpp > 1<<32-1-8 {
+		return errno.EINVAL
+	}
+	cpp := (bpp + 7) / 8
+	if cpp > (1<<32-1)/width {
+		return errno.EINVAL
+	}
+	stride := cpp * width
+	if height > (1<<32-1)/stride || uint32((uint64(height*stride)+pageSize-1)&^(pageSize-1)) == 0 {
+		return errno.EINVAL
+	}
+	clear(data[16:32]) // handle, pitch, size
+	if bpp != 32 {
+		return errno.EINVAL
+	}
+	pitch := width * 4
+	size := (uint64(pitch)*uint64(height) + pageSize - 1) &^ (pageSize - 1)
+	le.PutUint64(data[24:], size)
+	blobMem := uint32(0)
+	if g.has(device.VIRTIO_GPU_F_RESOURCE_BLOB) && !g.has(device.VIRTIO_GPU_F_VIRGL) {
+		blobMem = VIRTGPU_BLOB_MEM_GUEST
+	}
+	h, _, e := f.newObject(t, size, blobMem, func(resID uint32, backing uint64) []byte {
+		if blobMem == 0 {
+			return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, words(resID, device.VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, width, height))
+		}
+		req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(resID, VIRTGPU_BLOB_MEM_GUEST, VIRTGPU_BLOB_FLAG_USE_SHAREABLE, 1))
+		req = append(req, le.AppendUint64(le.AppendUint64(nil, 0), size)...)
+		return append(req, words(uint32(backing), uint32(backing>>32), uint32(size), 0)...)
+	})
+	if e != 0 {
+		return e
+	}
+	le.PutUint32(data[16:], h)
+	le.PutUint32(data[20:], pitch)
+	return 0
+}
+
+// drmModeMapDumb is drm_gem_dumb_map_offset: the object's fake mmap
+// offset, the one VIRTGPU_MAP gives; ENOENT for an unknown handle. pad is
+// not looked at (Linux 6.12, testdata/oracle/kms.linux.txt).
+func drmModeMapDumb(f *File, t *Task, data []byte) errno.Errno {
+	o := f.gem.lookup(le.Uint32(data))
+	if o == nil {
+		return errno.ENOENT
+	}
+	defer o.put()
+	le.PutUint64(data[8:], o.mmapOffset())
 	return 0
 }

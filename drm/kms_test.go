@@ -8,6 +8,7 @@ import (
 
 	"fencelab/device"
 	"fencelab/errno"
+	"fencelab/timeline"
 )
 
 // kmsClient is a KMS client on card0 of a probed machine.
@@ -160,7 +161,39 @@ func TestOracleKMS(t *testing.T) {
 	check(fmt.Sprintf("getplane formats count 0 -> errno=%d count=%d", e, u32at(out, 20)))
 	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_GETPLANE, cat(u32s(32, 0, 0, 0, 0, 1), u64s(8)))
 	check(fmt.Sprintf("getplane formats bad ptr -> errno=%d", e))
+	// Dumb buffers.
+	dumb := func(w, h, bpp, flags uint32, handle, pitch uint32, size uint64) (errno.Errno, []byte) {
+		return c.ioctl(c.card, DRM_IOCTL_MODE_CREATE_DUMB, cat(u32s(h, w, bpp, flags, handle, pitch), u64s(size)))
+	}
+	e, d := dumb(640, 480, 32, 0, 0, 0, 0)
+	check(fmt.Sprintf("create_dumb 640x480x32 -> errno=%d handle=%d pitch=%d size=%d", e, u32at(d, 16), u32at(d, 20), le.Uint64(d[24:])))
+	fb := u32at(d, 16)
+	e, out = c.ioctl(c.card, DRM_IOCTL_MODE_MAP_DUMB, u32s(fb, 0, 0, 0))
+	check(fmt.Sprintf("map_dumb -> errno=%d offset_nonzero=%d", e, b2i(le.Uint64(out[8:]) != 0)))
+	e, _ = dumb(640, 480, 24, 0, 0, 0, 0)
+	check(fmt.Sprintf("create_dumb bpp 24 -> errno=%d", e))
+	e, d = dumb(5, 3, 24, 0, 7, 7, 7)
+	check(fmt.Sprintf("create_dumb 5x3x24 -> errno=%d handle=%d pitch=%d size=%d", e, u32at(d, 16), u32at(d, 20), le.Uint64(d[24:])))
+	e, d = dumb(0, 3, 32, 0, 0, 0, 7)
+	check(fmt.Sprintf("create_dumb width 0 -> errno=%d size=%d", e, le.Uint64(d[24:])))
+	e, _ = dumb(0x40000000, 2, 32, 0, 0, 0, 0)
+	check(fmt.Sprintf("create_dumb stride overflow -> errno=%d", e))
+	e, _ = dumb(0x4000, 0x10000, 32, 0, 0, 0, 0)
+	check(fmt.Sprintf("create_dumb size overflow -> errno=%d", e))
+	e, d = dumb(1, 1, 32, 0xff, 0, 0, 0)
+	check(fmt.Sprintf("create_dumb 1x1 flags=0xff -> errno=%d pitch=%d size=%d", e, u32at(d, 20), le.Uint64(d[24:])))
+	small := u32at(d, 16)
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_DESTROY_DUMB, u32s(9999))
+	check(fmt.Sprintf("destroy_dumb unknown -> errno=%d", e))
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_DESTROY_DUMB, u32s(small))
+	check(fmt.Sprintf("destroy_dumb -> errno=%d", e))
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_MAP_DUMB, u32s(small, 0, 0, 0))
+	check(fmt.Sprintf("map_dumb destroyed -> errno=%d", e))
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_MAP_DUMB, u32s(fb, 1, 0, 0))
+	check(fmt.Sprintf("map_dumb pad=1 -> errno=%d", e))
 	render := c.open(PathRender)
+	e, _ = c.ioctl(render, DRM_IOCTL_MODE_CREATE_DUMB, cat(u32s(1, 1, 32, 0, 0, 0), u64s(0)))
+	check(fmt.Sprintf("create_dumb on render -> errno=%d", e))
 	e, _ = c.ioctl(render, DRM_IOCTL_MODE_GETRESOURCES, make([]byte, cardResSize))
 	check(fmt.Sprintf("getresources on render -> errno=%d", e))
 	e, _ = c.ioctl(render, DRM_IOCTL_SET_CLIENT_CAP, u64s(DRM_CLIENT_CAP_ATOMIC, 1))
@@ -169,6 +202,62 @@ func TestOracleKMS(t *testing.T) {
 }
 
 func u32at(b []byte, off int) uint32 { return le.Uint32(b[off:]) }
+
+// A dumb buffer is a linear XRGB8888 object the host can scan out: on a 3D
+// device still a classic 2D resource with its pages attached; on a device with blobs but no 3D a shareable guest blob.
+// Its map offset is the one VIRTGPU_MAP gives the same object, and
+// DESTROY_DUMB releases it like GEM_CLOSE.
+func TestDumbBuffers(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		feat uint64
+		cmd  uint32
+	}{
+		{"3D device", 0, device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D},
+		{"blob, no 3D", device.DefaultFeatures &^ (1 << device.VIRTIO_GPU_F_VIRGL), device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMachine(t, device.Config{Features: tt.feat})
+			card := m.open(PathCard)
+			e, d := m.ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, cat(u32s(48, 100, 32, 0, 0, 0), u64s(0)))
+			if e != 0 {
+				t.Fatalf("CREATE_DUMB = %v", e)
+			}
+			h := u32at(d, 16)
+			if u32at(d, 20) != 400 || le.Uint64(d[24:]) != 20480 {
+				t.Errorf("pitch %d size %d; want 400 and 100×4×48 rounded to a page, 20480", u32at(d, 20), le.Uint64(d[24:]))
+			}
+			m.run()
+			if n := m.requests(tt.cmd); n != 1 {
+				t.Errorf("the device saw %d of command %#x; want 1", n, tt.cmd)
+			}
+			if tt.cmd == device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D && m.requests(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING) != 1 {
+				t.Error("the 2D resource's pages were not attached")
+			}
+			// The host accepted every request: the format and sizes are
+			// ones it takes.
+			for _, ev := range m.rec.Of(timeline.Response) {
+				if ev.Resp != device.VIRTIO_GPU_RESP_OK_NODATA && ev.Cmd != device.VIRTIO_GPU_CMD_GET_CAPSET_INFO &&
+					ev.Cmd != device.VIRTIO_GPU_CMD_GET_CAPSET {
+					t.Errorf("the device answered command %#x with %#x", ev.Cmd, ev.Resp)
+				}
+			}
+			_, md := m.ioctl(card, DRM_IOCTL_MODE_MAP_DUMB, u32s(h, 0, 0, 0))
+			_, vm := m.ioctl(card, DRM_IOCTL_VIRTGPU_MAP, u32s(0, 0, h, 0))
+			if le.Uint64(md[8:]) != le.Uint64(vm) || le.Uint64(vm)%pageSize != 0 {
+				t.Errorf("MAP_DUMB offset %#x, VIRTGPU_MAP %#x; want the same page-aligned offset", le.Uint64(md[8:]), le.Uint64(vm))
+			}
+			if e, _ := m.ioctl(card, DRM_IOCTL_MODE_DESTROY_DUMB, u32s(h)); e != 0 {
+				t.Fatalf("DESTROY_DUMB = %v", e)
+			}
+			m.run()
+			if n := m.requests(device.VIRTIO_GPU_CMD_RESOURCE_UNREF); n != 1 {
+				t.Errorf("%d RESOURCE_UNREF after DESTROY_DUMB; want 1", n)
+			}
+			m.teardown()
+		})
+	}
+}
 
 // A second output takes the next seven ids: on Linux 6.12 with
 // max_outputs=2 the CRTCs are 36 and 43, the connectors 37 and 44, the

@@ -186,6 +186,32 @@ int main(void)
 	printf("map_dumb -> errno=%d offset_nonzero=%d\n", e, md.offset != 0);
 	struct drm_mode_create_dumb cd2 = { .height = 480, .width = 640, .bpp = 24 };
 	printf("create_dumb bpp 24 -> errno=%d\n", X(DRM_IOCTL_MODE_CREATE_DUMB, &cd2));
+	{
+		struct drm_mode_create_dumb d = { .height = 3, .width = 5, .bpp = 24, .handle = 7, .pitch = 7, .size = 7 };
+		e = X(DRM_IOCTL_MODE_CREATE_DUMB, &d);
+		printf("create_dumb 5x3x24 -> errno=%d handle=%u pitch=%u size=%llu\n", e, d.handle, d.pitch, (unsigned long long)d.size);
+		struct drm_mode_create_dumb z = { .height = 3, .width = 0, .bpp = 32, .size = 7 };
+		e = X(DRM_IOCTL_MODE_CREATE_DUMB, &z);
+		printf("create_dumb width 0 -> errno=%d size=%llu\n", e, (unsigned long long)z.size);
+		struct drm_mode_create_dumb h = { .height = 2, .width = 0x40000000, .bpp = 32 };
+		printf("create_dumb stride overflow -> errno=%d\n", X(DRM_IOCTL_MODE_CREATE_DUMB, &h));
+		struct drm_mode_create_dumb w = { .height = 0x10000, .width = 0x4000, .bpp = 32 };
+		printf("create_dumb size overflow -> errno=%d\n", X(DRM_IOCTL_MODE_CREATE_DUMB, &w));
+		struct drm_mode_create_dumb s1 = { .height = 1, .width = 1, .bpp = 32, .flags = 0xff };
+		e = X(DRM_IOCTL_MODE_CREATE_DUMB, &s1);
+		printf("create_dumb 1x1 flags=0xff -> errno=%d pitch=%u size=%llu\n", e, s1.pitch, (unsigned long long)s1.size);
+		struct drm_mode_destroy_dumb dd = { 9999 };
+		printf("destroy_dumb unknown -> errno=%d\n", X(DRM_IOCTL_MODE_DESTROY_DUMB, &dd));
+		dd.handle = s1.handle;
+		printf("destroy_dumb -> errno=%d\n", X(DRM_IOCTL_MODE_DESTROY_DUMB, &dd));
+		struct drm_mode_map_dumb m2 = { .handle = s1.handle };
+		printf("map_dumb destroyed -> errno=%d\n", X(DRM_IOCTL_MODE_MAP_DUMB, &m2));
+		struct drm_mode_map_dumb m3 = { .handle = cd.handle, .pad = 1 };
+		printf("map_dumb pad=1 -> errno=%d\n", X(DRM_IOCTL_MODE_MAP_DUMB, &m3));
+		int rfd = open("/dev/dri/renderD128", O_RDWR);
+		struct drm_mode_create_dumb r = { .height = 1, .width = 1, .bpp = 32 };
+		printf("create_dumb on render -> errno=%d\n", (errno = 0, ioctl(rfd, DRM_IOCTL_MODE_CREATE_DUMB, &r) < 0 ? errno : 0));
+	}
 	struct drm_mode_fb_cmd2 f2 = { .width = 640, .height = 480, .pixel_format = DRM_FORMAT_XRGB8888,
 		.handles = { cd.handle }, .pitches = { cd.pitch } };
 	e = X(DRM_IOCTL_MODE_ADDFB2, &f2);

@@ -21,9 +21,9 @@
 // GETPARAM, GET_CAPS, CONTEXT_INIT, the resource and GEM ioctls (gem.go),
 // PRIME (prime.go) and the seed's EXECBUFFER (execbuffer.go). Of the KMS
 // subset on card0 (kms.go) it has SET_CLIENT_CAP and the object getters
-// GETRESOURCES, GETENCODER, GETPLANERESOURCES and GETPLANE, and dumb
-// buffers; still to come (issue 4) are connectors, CRTCs, properties,
-// framebuffers, page flips and atomic commits, whose Linux reference is
+// GETRESOURCES, GETCRTC, GETENCODER, GETPLANERESOURCES and GETPLANE, and
+// dumb buffers; still to come (issue 4) are connectors, properties,
+// framebuffers, mode setting, page flips and atomic commits, whose Linux reference is
 // testdata/oracle/kms.linux.txt.
 package drm
 

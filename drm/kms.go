@@ -337,3 +337,39 @@ func drmModeMapDumb(f *File, t *Task, data []byte) errno.Errno {
 	le.PutUint64(data[8:], o.mmapOffset())
 	return 0
 }
+
+// getCRTCSize is sizeof(struct drm_mode_crtc); its mode (a struct
+// drm_mode_modeinfo) starts at byte 36, with the mode's flags at +28.
+const (
+	getCRTCSize    = 104
+	crtcModeOffset = 36
+	modeFlagsOff   = 28
+)
+
+// DRM_MODE_FLAG_PIC_AR_MASK is the aspect-ratio field of a mode's flags.
+const DRM_MODE_FLAG_PIC_AR_MASK = 0x0f << 19
+
+// drmModeGetCRTC is drm_mode_getcrtc. Until a client sets a mode every
+// CRTC is off: no framebuffer, origin 0,0, no gamma ramp, mode_valid 0,
+// and the caller's mode left as it came (Linux writes it only for an
+// enabled CRTC, testdata/oracle/kms.linux.txt "getcrtc off") except that
+// the aspect-ratio bits of its flags are cleared for a client that has
+// not allowed them, as the kernel does on every return.
+func drmModeGetCRTC(f *File, t *Task, data []byte) errno.Errno {
+	if _, ok := f.drv.findOutput(le.Uint32(data[12:]), output.crtc); !ok {
+		return errno.ENOENT
+	}
+	le.PutUint32(data[28:], 0) // gamma_size
+	le.PutUint32(data[16:], 0) // fb_id
+	le.PutUint32(data[20:], 0) // x
+	le.PutUint32(data[24:], 0) // y
+	le.PutUint32(data[32:], 0) // mode_valid
+	f.kmsMu.Lock()
+	aspect := f.caps.aspectRatio
+	f.kmsMu.Unlock()
+	if !aspect {
+		flags := data[crtcModeOffset+modeFlagsOff:]
+		le.PutUint32(flags, le.Uint32(flags)&^DRM_MODE_FLAG_PIC_AR_MASK)
+	}
+	return 0
+}

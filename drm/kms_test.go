@@ -1,6 +1,7 @@
 package drm
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -71,7 +72,8 @@ func (c kmsClient) planes(n uint32) (errno.Errno, uint32, []uint32) {
 // (connectors, CRTCs, properties, dumb buffers, framebuffers), and the
 // state fbcon left on the oracle machine: its CRTC 36 was on, scanning out
 // framebuffer 40. fencelab has no fbcon, so those two fields read 0 here;
-// the test rewrites exactly them in Linux's lines and says so.
+// the test rewrites exactly them in Linux's lines, until the point where
+// the probe turns the CRTC off and the two machines agree outright.
 func TestOracleKMS(t *testing.T) {
 	raw, err := os.ReadFile("testdata/oracle/kms.linux.txt")
 	if err != nil {
@@ -117,6 +119,8 @@ func TestOracleKMS(t *testing.T) {
 	check(fmt.Sprintf("getencoder -> errno=%d type=%d crtc=%d possible_crtcs=%#x possible_clones=%#x", e,
 		u32at(enc, 4), u32at(enc, 8), u32at(enc, 12), u32at(enc, 16)))
 
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_GETCRTC, cat(u64s(0), u32s(0, 9999), make([]byte, getCRTCSize-16)))
+	check(fmt.Sprintf("getcrtc unknown -> errno=%d", e))
 	e, count, _ := c.planes(8)
 	check(fmt.Sprintf("getplaneresources (no universal) -> errno=%d count=%d", e, count))
 	for _, cv := range [][2]uint64{{0, 1}, {99, 1}, {2, 2}, {5, 1}, {6, 1}, {1, 1}, {4, 1}} {
@@ -191,6 +195,20 @@ func TestOracleKMS(t *testing.T) {
 	check(fmt.Sprintf("map_dumb destroyed -> errno=%d", e))
 	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_MAP_DUMB, u32s(fb, 1, 0, 0))
 	check(fmt.Sprintf("map_dumb pad=1 -> errno=%d", e))
+	// The oracle then turned fbcon's CRTC off: from there on Linux's state
+	// is fencelab's, with no rewriting. An off CRTC leaves the caller's
+	// junk in the mode and count_connectors.
+	junk := bytes.Repeat([]byte{0xaa}, getCRTCSize)
+	le.PutUint32(junk[12:], 36)
+	e, g := c.ioctl(c.card, DRM_IOCTL_MODE_GETCRTC, junk)
+	noFbcon = strings.NewReplacer()
+	check(fmt.Sprintf("getcrtc off -> errno=%d fb=%d x=%d y=%d gamma=%d valid=%d count_connectors=%#x mode.clock=%#x mode.flags=%#x mode.name[0]=%#x",
+		e, u32at(g, 16), u32at(g, 20), u32at(g, 24), u32at(g, 28), u32at(g, 32), u32at(g, 8), u32at(g, crtcModeOffset),
+		u32at(g, crtcModeOffset+modeFlagsOff), g[crtcModeOffset+36]))
+	e, p := c.ioctl(c.card, DRM_IOCTL_MODE_GETPLANE, cat(u32s(32, 0, 0, 0, 0, 0), u64s(0)))
+	check(fmt.Sprintf("getplane off -> errno=%d crtc=%d fb=%d", e, u32at(p, 4), u32at(p, 8)))
+	e, enc = c.ioctl(c.card, DRM_IOCTL_MODE_GETENCODER, u32s(38, 0, 0, 0, 0))
+	check(fmt.Sprintf("getencoder off -> errno=%d crtc=%d", e, u32at(enc, 8)))
 	render := c.open(PathRender)
 	e, _ = c.ioctl(render, DRM_IOCTL_MODE_CREATE_DUMB, cat(u32s(1, 1, 32, 0, 0, 0), u64s(0)))
 	check(fmt.Sprintf("create_dumb on render -> errno=%d", e))
@@ -332,6 +350,30 @@ func TestSetClientCap(t *testing.T) {
 	}
 	if e := c.drv.Ioctl(x, c.card, DRM_IOCTL_SET_CLIENT_CAP, c.proc.mem.put(u64s(DRM_CLIENT_CAP_ATOMIC, 2))); e != 0 {
 		t.Errorf("Xorg asking for atomic 2 = %v; want success", e)
+	}
+	c.teardown()
+}
+
+// An off CRTC's mode comes back as the caller wrote it, but for a client
+// that has not allowed aspect-ratio modes (ASPECT_RATIO or ATOMIC) its
+// DRM_MODE_FLAG_PIC_AR bits are cleared, as drm_mode_getcrtc does last.
+func TestGetCRTCAspectBits(t *testing.T) {
+	c := newKMSClient(t, 1)
+	arg := cat(u64s(0), u32s(0, 36), make([]byte, getCRTCSize-16))
+	le.PutUint32(arg[crtcModeOffset+modeFlagsOff:], 0xffffffff)
+	flags := func() uint32 {
+		e, out := c.ioctl(c.card, DRM_IOCTL_MODE_GETCRTC, arg)
+		if e != 0 {
+			t.Fatalf("GETCRTC = %v", e)
+		}
+		return u32at(out, crtcModeOffset+modeFlagsOff)
+	}
+	if got := flags(); got != 0xffffffff&^DRM_MODE_FLAG_PIC_AR_MASK {
+		t.Errorf("flags %#x; want the AR bits (%#x) cleared", got, DRM_MODE_FLAG_PIC_AR_MASK)
+	}
+	c.setCap(DRM_CLIENT_CAP_ASPECT_RATIO, 1)
+	if got := flags(); got != 0xffffffff {
+		t.Errorf("with ASPECT_RATIO, flags %#x; want them untouched", got)
 	}
 	c.teardown()
 }

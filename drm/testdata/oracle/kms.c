@@ -222,5 +222,27 @@ int main(void)
 	unsigned int rm = 9999;
 	printf("rmfb unknown -> errno=%d\n", X(DRM_IOCTL_MODE_RMFB, &rm));
 	printf("rmfb -> errno=%d\n", X(DRM_IOCTL_MODE_RMFB, &fbid));
+	{
+		/* Turn fbcon's CRTC off (this file is master), then read it back
+		 * with a mode full of junk: what does an off CRTC report? */
+		struct drm_mode_crtc off = { .crtc_id = crtcs[0] };
+		printf("setcrtc off -> errno=%d\n", X(DRM_IOCTL_MODE_SETCRTC, &off));
+		struct drm_mode_crtc g;
+		memset(&g, 0xaa, sizeof g);
+		g.crtc_id = crtcs[0];
+		e = X(DRM_IOCTL_MODE_GETCRTC, &g);
+		printf("getcrtc off -> errno=%d fb=%u x=%u y=%u gamma=%u valid=%u count_connectors=%#x mode.clock=%#x mode.flags=%#x mode.name[0]=%#x\n",
+		       e, g.fb_id, g.x, g.y, g.gamma_size, g.mode_valid, g.count_connectors, g.mode.clock, g.mode.flags,
+		       (unsigned char)g.mode.name[0]);
+		struct drm_mode_get_plane p = { .plane_id = planes[0] };
+		e = X(DRM_IOCTL_MODE_GETPLANE, &p);
+		printf("getplane off -> errno=%d crtc=%u fb=%u\n", e, p.crtc_id, p.fb_id);
+		struct drm_mode_get_encoder en3 = { .encoder_id = encs[0] };
+		e = X(DRM_IOCTL_MODE_GETENCODER, &en3);
+		printf("getencoder off -> errno=%d crtc=%u\n", e, en3.crtc_id);
+		struct drm_mode_get_connector c2 = { .connector_id = conns[0] };
+		e = X(DRM_IOCTL_MODE_GETCONNECTOR, &c2);
+		printf("getconnector off -> errno=%d enc_id=%u\n", e, c2.encoder_id);
+	}
 	return 0;
 }

@@ -21,9 +21,10 @@
 // GETPARAM, GET_CAPS, CONTEXT_INIT, the resource and GEM ioctls (gem.go),
 // PRIME (prime.go) and the seed's EXECBUFFER (execbuffer.go). Of the KMS
 // subset on card0 (kms.go) it has SET_CLIENT_CAP and the object getters
-// GETRESOURCES, GETCRTC, GETENCODER, GETPLANERESOURCES and GETPLANE, and
-// dumb buffers; still to come (issue 4) are connectors, properties,
-// framebuffers, mode setting, page flips and atomic commits, whose Linux reference is
+// GETRESOURCES, GETCRTC, GETENCODER, GETPLANERESOURCES and GETPLANE,
+// properties (kms_props.go) and dumb buffers; still to come (issue 4) are
+// GETCONNECTOR (modes from EDID), framebuffers, mode setting, page flips
+// and atomic commits, whose Linux reference is
 // testdata/oracle/kms.linux.txt.
 package drm
 

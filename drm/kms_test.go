@@ -23,7 +23,12 @@ func newKMSClient(t *testing.T, displays int) kmsClient {
 	for i := range ds {
 		ds[i] = device.Display{Width: 1024, Height: 768}
 	}
-	m := newMachine(t, device.Config{Displays: ds})
+	return kmsClientFor(t, device.Config{Displays: ds})
+}
+
+// kmsClientFor is a KMS client on a machine with device cfg.
+func kmsClientFor(t testing.TB, cfg device.Config) kmsClient {
+	m := newMachine(t, cfg)
 	return kmsClient{m, m.open(PathCard)}
 }
 

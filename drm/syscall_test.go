@@ -245,6 +245,8 @@ func FuzzIoctl(f *testing.F) {
 	f.Add(uint8(1), DRM_IOCTL_MODE_GETRESOURCES, make([]byte, 64))
 	f.Add(uint8(1), DRM_IOCTL_MODE_GETPLANE, []byte{32, 0, 0, 0})
 	f.Add(uint8(1), DRM_IOCTL_MODE_CREATE_DUMB, []byte{1, 0, 0, 0, 1, 0, 0, 0, 32})
+	f.Add(uint8(1), DRM_IOCTL_MODE_OBJ_GETPROPERTIES, make([]byte, 32))
+	f.Add(uint8(1), DRM_IOCTL_MODE_GETPROPERTY, make([]byte, 64))
 	f.Add(uint8(1), DRM_IOCTL_SET_CLIENT_CAP, []byte{3, 0, 0, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, which uint8, req uint32, arg []byte) {
 		m := newMachineSized(t, device.Config{}, arenaBase+arenaSize)

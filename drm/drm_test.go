@@ -72,20 +72,20 @@ func (p *proc) ioctl(fd int32, req uint32, arg []byte) (errno.Errno, []byte) {
 
 // guard runs one ioctl and, if it fails, checks that it left behind
 // exactly what was there before: the same fds, sync objects, callbacks,
-// waiters, GEM objects, contexts, guest memory, in-flight fences and DRM
-// event space (the seed's v3 and v6 each fixed a leak on an error path).
+// waiters, GEM objects and handles, contexts, guest memory, in-flight
+// fences and DRM event space (the seed's v3 and v6 each fixed a leak on an error path).
 // It compares only when the call ran alone, with the clock standing still:
 // otherwise other work may legitimately have changed the counts.
 // A RESET that fires in a failing EXECBUFFER's cleanup only drops a
 // fence, and CONTEXT_INIT's no-rollback quirk keeps a context id the
 // file already had, so neither trips it.
 func (p *proc) guard(req uint32, call func() errno.Errno) errno.Errno {
-	p.inFlight.Add(1)
+	first := p.inFlight.Add(1) == 1
 	seq := p.started.Add(1)
 	t0 := p.clock.Now()
 	before := p.snap()
 	e := call()
-	alone := p.inFlight.Load() == 1 && p.started.Load() == seq && p.clock.Now() == t0
+	alone := first && p.inFlight.Load() == 1 && p.started.Load() == seq && p.clock.Now() == t0
 	if e != 0 && alone {
 		if after := p.snap(); after != before {
 			p.t.Errorf("ioctl %#x failed with %v and leaked:\n before %+v\n after  %+v", req, e, before, after)

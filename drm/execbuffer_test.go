@@ -244,6 +244,7 @@ type leakCheck struct {
 	live     fence.Live
 	fds      int
 	gem      int // GEM objects (resource ids in use)
+	handles  int // GEM handles, summed over the open DRM files
 	contexts int // context ids in use
 	guest    uint64
 	pending  int // fences emitted and not signalled
@@ -252,13 +253,16 @@ type leakCheck struct {
 
 // snapshot counts the driver side; a machine adds the device side.
 func (p *proc) snapshot() leakCheck {
-	events := 0
+	events, handles := 0, 0
 	for fd := int32(0); fd < 64; fd++ {
 		if f, e := p.task.FDs.Get(fd); e == 0 {
 			if df, ok := f.(*File); ok {
 				df.evMu.Lock()
 				events += df.evSpace
 				df.evMu.Unlock()
+				df.gem.mu.Lock()
+				handles += len(df.gem.objs)
+				df.gem.mu.Unlock()
 			}
 			f.DecRef()
 		}
@@ -266,7 +270,7 @@ func (p *proc) snapshot() leakCheck {
 	p.drv.idMu.Lock()
 	gem, contexts := len(p.drv.resIDs), len(p.drv.ctxIDs)
 	p.drv.idMu.Unlock()
-	return leakCheck{live: p.drv.Domain().Live(), fds: p.task.FDs.Len(), gem: gem, contexts: contexts, events: events}
+	return leakCheck{live: p.drv.Domain().Live(), fds: p.task.FDs.Len(), gem: gem, handles: handles, contexts: contexts, events: events}
 }
 
 func (m *testMachine) snapshot() leakCheck {

@@ -244,7 +244,7 @@ func resourceCreate(f *File, t *Task, data []byte) errno.Errno {
 		size = pageSize
 	}
 	bytes := (uint64(size) + pageSize - 1) &^ (pageSize - 1)
-	h, resID, e := f.newObject(t, bytes, 0, func(resID uint32, _ uint64) []byte {
+	h, resID, e := f.newObject(t, bytes, 0, true, func(resID uint32, _ uint64) []byte {
 		if is3D {
 			return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_3D,
 				words(resID, target, format, bind, width, height, depth, arraySize, lastLevel, samples, flags, 0))
@@ -263,10 +263,11 @@ func resourceCreate(f *File, t *Task, data []byte) errno.Errno {
 // (virtio_gpu_object_create, then the handle): it backs a new object with
 // bytes of guest memory, asks the host to create its resource with the
 // request create builds from the resource id and backing address, and
-// gives the caller a handle. A classic resource (blobMem 0) is created
-// under a fence, which becomes the object's first write fence, and then
-// gets its backing attached; a blob carries its backing in the create.
-func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, create func(resID uint32, backing uint64) []byte) (handle, resID uint32, _ errno.Errno) {
+// gives the caller a handle. A classic resource (blobMem 0) gets its
+// backing attached after the create; a blob carries it in the create.
+// If fenced (RESOURCE_CREATE's classic resources only), the create is
+// fenced and the fence becomes the object's first write fence.
+func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, create func(resID uint32, backing uint64) []byte) (handle, resID uint32, _ errno.Errno) {
 	g := f.drv.gpu
 	backing, ok := g.alloc.get(bytes)
 	if !ok {
@@ -274,15 +275,18 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, create func(resI
 	}
 	o := &gemObject{drv: f.drv, resID: f.drv.allocResID(), size: bytes, backing: backing, blobMem: blobMem}
 	o.refs.Store(1)
-	if blobMem == 0 {
-		fc := g.fences.newFence(f.drv.d, 0, -1)
-		g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, fc, -1, nil)
+	var fc *fence.Fence
+	if fenced {
+		fc = g.fences.newFence(f.drv.d, 0, -1)
+	}
+	g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, fc, -1, nil)
+	if fc != nil {
 		o.addFence(fc)
+	}
+	if blobMem == 0 {
 		attach := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, words(o.resID, 1))
 		attach = append(attach, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
 		g.queueCmd(attach, nil, device.CtrlHdrSize, nil, -1, nil)
-	} else {
-		g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, nil, -1, nil)
 	}
 	h, e := f.gem.install(o)
 	if e != 0 {
@@ -502,7 +506,7 @@ func resourceCreateBlob(f *File, t *Task, data []byte) errno.Errno {
 	if bytes == 0 || bytes > kvmallocMax {
 		return errno.ENOMEM
 	}
-	h, resID, e := f.newObject(t, bytes, mem, func(resID uint32, backing uint64) []byte {
+	h, resID, e := f.newObject(t, bytes, mem, false, func(resID uint32, backing uint64) []byte {
 		req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(resID, mem, flags, 1))
 		req = append(req, le.AppendUint64(le.AppendUint64(nil, blobID), size)...)
 		return append(req, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)

@@ -43,14 +43,14 @@ var coreIoctls = func() (t [coreIoctlCount]ioctlDesc) {
 	add("DRM_IOCTL_VERSION", DRM_IOCTL_VERSION, DRM_RENDER_ALLOW, drmVersion)
 	add("DRM_IOCTL_GET_UNIQUE", DRM_IOCTL_GET_UNIQUE, 0, drmGetUnique)
 	add("DRM_IOCTL_GET_CAP", DRM_IOCTL_GET_CAP, DRM_RENDER_ALLOW, drmGetCap)
-	add("DRM_IOCTL_SET_CLIENT_CAP", DRM_IOCTL_SET_CLIENT_CAP, 0, drmSetClientCap)
-	add("DRM_IOCTL_MODE_GETRESOURCES", DRM_IOCTL_MODE_GETRESOURCES, 0, drmModeGetResources)
-	add("DRM_IOCTL_MODE_GETPROPERTY", DRM_IOCTL_MODE_GETPROPERTY, 0, drmModeGetProperty)
-	add("DRM_IOCTL_MODE_OBJ_GETPROPERTIES", DRM_IOCTL_MODE_OBJ_GETPROPERTIES, 0, drmModeObjGetProperties)
-	add("DRM_IOCTL_MODE_GETCRTC", DRM_IOCTL_MODE_GETCRTC, 0, drmModeGetCRTC)
-	add("DRM_IOCTL_MODE_GETENCODER", DRM_IOCTL_MODE_GETENCODER, 0, drmModeGetEncoder)
-	add("DRM_IOCTL_MODE_GETPLANERESOURCES", DRM_IOCTL_MODE_GETPLANERESOURCES, 0, drmModeGetPlaneResources)
-	add("DRM_IOCTL_MODE_GETPLANE", DRM_IOCTL_MODE_GETPLANE, 0, drmModeGetPlane)
+	add("DRM_IOCTL_SET_CLIENT_CAP", DRM_IOCTL_SET_CLIENT_CAP, 0, kmsOnly(drmSetClientCap))
+	add("DRM_IOCTL_MODE_GETRESOURCES", DRM_IOCTL_MODE_GETRESOURCES, 0, kmsOnly(drmModeGetResources))
+	add("DRM_IOCTL_MODE_GETPROPERTY", DRM_IOCTL_MODE_GETPROPERTY, 0, kmsOnly(drmModeGetProperty))
+	add("DRM_IOCTL_MODE_OBJ_GETPROPERTIES", DRM_IOCTL_MODE_OBJ_GETPROPERTIES, 0, kmsOnly(drmModeObjGetProperties))
+	add("DRM_IOCTL_MODE_GETCRTC", DRM_IOCTL_MODE_GETCRTC, 0, kmsOnly(drmModeGetCRTC))
+	add("DRM_IOCTL_MODE_GETENCODER", DRM_IOCTL_MODE_GETENCODER, 0, kmsOnly(drmModeGetEncoder))
+	add("DRM_IOCTL_MODE_GETPLANERESOURCES", DRM_IOCTL_MODE_GETPLANERESOURCES, 0, kmsOnly(drmModeGetPlaneResources))
+	add("DRM_IOCTL_MODE_GETPLANE", DRM_IOCTL_MODE_GETPLANE, 0, kmsOnly(drmModeGetPlane))
 	add("DRM_IOCTL_MODE_CREATE_DUMB", DRM_IOCTL_MODE_CREATE_DUMB, 0, drmModeCreateDumb)
 	add("DRM_IOCTL_MODE_MAP_DUMB", DRM_IOCTL_MODE_MAP_DUMB, 0, drmModeMapDumb)
 	// drm_mode_destroy_dumb is drm_gem_handle_delete, as GEM_CLOSE is.
@@ -274,7 +274,16 @@ var capValues = map[uint64]uint64{
 func drmGetCap(f *File, t *Task, data []byte) errno.Errno {
 	le := binary.LittleEndian
 	le.PutUint64(data[8:], 0)
-	v, ok := capValues[le.Uint64(data)]
+	c := le.Uint64(data)
+	// Without KMS only the caps a render-only driver has are answered.
+	switch c {
+	case DRM_CAP_TIMESTAMP_MONOTONIC, DRM_CAP_PRIME, DRM_CAP_SYNCOBJ, DRM_CAP_SYNCOBJ_TIMELINE:
+	default:
+		if f.drv.kmsOff() {
+			return errno.EOPNOTSUPP
+		}
+	}
+	v, ok := capValues[c]
 	if !ok {
 		return errno.EINVAL
 	}

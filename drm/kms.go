@@ -35,6 +35,23 @@ func (o output) connector() uint32 { return o.id(5) }
 func (o output) encoder() uint32   { return o.id(6) }
 func (o output) mask() uint32      { return 1 << o } // its CRTC's (and encoder's) index bit
 
+// kmsOff reports a probed device with no scanouts: Linux's virtio_gpu
+// then drops DRIVER_MODESET and DRIVER_ATOMIC, and the KMS ioctls answer
+// EOPNOTSUPP. An unprobed driver (the ioctl layer's own tests) counts as
+// a KMS driver with no outputs.
+func (drv *Driver) kmsOff() bool { return drv.gpu != nil && drv.gpu.scanouts == 0 }
+
+// kmsOnly guards a KMS ioctl with the drm_core_check_feature(dev,
+// DRIVER_MODESET) test it starts with.
+func kmsOnly(fn handler) handler {
+	return func(f *File, t *Task, data []byte) errno.Errno {
+		if f.drv.kmsOff() {
+			return errno.EOPNOTSUPP
+		}
+		return fn(f, t, data)
+	}
+}
+
 // outputs is how many scanouts the device has (none before Probe).
 func (drv *Driver) outputs() output {
 	if drv.gpu == nil {
@@ -280,7 +297,8 @@ const (
 // rounded up to a page, and writes size before it creates, pitch after.
 // flags is not looked at. On a device with blob resources but no 3D the
 // object is a shareable guest blob, otherwise a classic 2D resource (even
-// on a 3D device).
+// on a 3D device); either way the create is not fenced
+// (virtio_gpu_gem_create passes no fence), so the buffer is idle at once.
 func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
 	g := f.drv.gpu
 	if g == nil {
@@ -309,7 +327,7 @@ func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
 	if g.has(device.VIRTIO_GPU_F_RESOURCE_BLOB) && !g.has(device.VIRTIO_GPU_F_VIRGL) {
 		blobMem = VIRTGPU_BLOB_MEM_GUEST
 	}
-	h, _, e := f.newObject(t, size, blobMem, func(resID uint32, backing uint64) []byte {
+	h, _, e := f.newObject(t, size, blobMem, false, func(resID uint32, backing uint64) []byte {
 		if blobMem == 0 {
 			return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, words(resID, device.VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, width, height))
 		}
@@ -327,7 +345,8 @@ func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
 
 // drmModeMapDumb is drm_gem_dumb_map_offset: the object's fake mmap
 // offset, the one VIRTGPU_MAP gives; ENOENT for an unknown handle. pad is
-// not looked at (Linux 6.12, testdata/oracle/kms.linux.txt).
+// not looked at (Linux 6.12, testdata/oracle/kms.linux.txt). Linux also
+// refuses an imported foreign dma-buf (EINVAL); fencelab has none yet.
 func drmModeMapDumb(f *File, t *Task, data []byte) errno.Errno {
 	o := f.gem.lookup(le.Uint32(data))
 	if o == nil {

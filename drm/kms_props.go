@@ -188,7 +188,8 @@ func (drv *Driver) objectType(id uint32) uint32 {
 // attachment order, with their values; ok is false for an object that
 // has none (encoders, properties). A CRTC is off and a plane unused until
 // a client commits: every value is 0 but a plane's type and IN_FENCE_FD
-// (-1), and a connector's DPMS (Off). A connector has EDID only if the
+// (-1); a connector's DPMS is On (0), the zero value Linux's connector
+// keeps until a commit turns its CRTC off. A connector has EDID only if the
 // device offers EDIDs; its value, a blob id, stays 0 while fencelab's
 // driver does not read them (Linux shows the blob it read at probe).
 func (drv *Driver) objectProperties(id uint32) (ids []uint32, values []uint64, ok bool) {
@@ -221,7 +222,7 @@ func (drv *Driver) objectProperties(id uint32) (ids []uint32, values []uint64, o
 		return ids, values, true
 	}
 	if _, found := drv.findOutput(id, output.connector); found {
-		add(propDPMS, 3)
+		add(propDPMS, 0) // connector->dpms is only set by a commit
 		add(propLinkStatus, 0)
 		add(propNonDesktop, 0)
 		add(propTILE, 0)
@@ -306,10 +307,12 @@ func drmModeGetProperty(f *File, t *Task, data []byte) errno.Errno {
 			if uint32(i) >= room {
 				continue
 			}
-			entry := make([]byte, propertyEnumSize)
-			le.PutUint64(entry, p.values[i])
-			copy(entry[8:], n)
-			if t.Mem.CopyOut(enumPtr+propertyEnumSize*uint64(i), entry) != 0 {
+			// Value, then name, as two copies (a fault in the name
+			// leaves the value written, as in Linux).
+			at := enumPtr + propertyEnumSize*uint64(i)
+			name := make([]byte, propNameLen)
+			copy(name, n)
+			if t.Mem.CopyOut(at, le.AppendUint64(nil, p.values[i])) != 0 || t.Mem.CopyOut(at+8, name) != 0 {
 				return errno.EFAULT
 			}
 		}

@@ -158,6 +158,9 @@ func TestOracleKMS(t *testing.T) {
 	}
 	check(fmt.Sprintf("set atomic -> errno=%d", c.setCap(DRM_CLIENT_CAP_ATOMIC, 1)))
 	e, count, planes = c.planes(8)
+	if len(planes) == 0 {
+		t.Fatalf("GETPLANERESOURCES for an atomic client = %v with no planes", e)
+	}
 	check(fmt.Sprintf("getplaneresources atomic -> errno=%d count=%d first=%d", e, count, planes[0]))
 	check(fmt.Sprintf("set cursor hotspot -> errno=%d", c.setCap(DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT, 1)))
 	e, count, _ = c.planes(8)
@@ -247,6 +250,10 @@ func TestDumbBuffers(t *testing.T) {
 				t.Fatalf("CREATE_DUMB = %v", e)
 			}
 			h := u32at(d, 16)
+			// Not fenced: idle before the host has even seen it.
+			if e, _ := m.ioctl(card, DRM_IOCTL_VIRTGPU_WAIT, u32s(h, VIRTGPU_WAIT_NOWAIT)); e != 0 {
+				t.Errorf("VIRTGPU_WAIT(NOWAIT) on a new dumb buffer = %v; want 0 (its create is not fenced)", e)
+			}
 			if u32at(d, 20) != 400 || le.Uint64(d[24:]) != 20480 {
 				t.Errorf("pitch %d size %d; want 400 and 100×4×48 rounded to a page, 20480", u32at(d, 20), le.Uint64(d[24:]))
 			}
@@ -256,6 +263,11 @@ func TestDumbBuffers(t *testing.T) {
 			}
 			if tt.cmd == device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D && m.requests(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING) != 1 {
 				t.Error("the 2D resource's pages were not attached")
+			}
+			for _, ev := range m.rec.Of(timeline.Request) {
+				if ev.Cmd == tt.cmd && ev.Flags&device.VIRTIO_GPU_FLAG_FENCE != 0 {
+					t.Errorf("the create carried a fence (flags %#x)", ev.Flags)
+				}
 			}
 			// The host accepted every request: the format and sizes are
 			// ones it takes.
@@ -379,6 +391,63 @@ func TestGetCRTCAspectBits(t *testing.T) {
 	c.setCap(DRM_CLIENT_CAP_ASPECT_RATIO, 1)
 	if got := flags(); got != 0xffffffff {
 		t.Errorf("with ASPECT_RATIO, flags %#x; want them untouched", got)
+	}
+	c.teardown()
+}
+
+// scanoutsTransport reports n scanouts in the device's config space.
+type scanoutsTransport struct {
+	Transport
+	n uint32
+}
+
+func (s scanoutsTransport) ReadConfig(off uint32, b []byte) {
+	s.Transport.ReadConfig(off, b)
+	for i := range b {
+		if o := off + uint32(i); o >= 8 && o < 12 {
+			b[i] = byte(s.n >> (8 * (o - 8)))
+		}
+	}
+}
+
+// The driver takes at most 16 scanouts from the config space, and a
+// device with none has no KMS at all (virtio_gpu_init drops
+// DRIVER_MODESET): the KMS ioctls and the KMS-only caps answer
+// EOPNOTSUPP, the render caps and dumb buffers still work.
+func TestScanoutCount(t *testing.T) {
+	m := newMachineWith(t, device.Config{}, machineMem, func(tr Transport) Transport { return scanoutsTransport{tr, 0xffffffff} })
+	c := kmsClient{m, m.open(PathCard)}
+	if _, n, crtcs, _, _ := c.resources(32); n[1] != 16 || len(crtcs) != 16 || crtcs[15] != 36+7*15 {
+		t.Errorf("a device claiming 2³²−1 scanouts: %d CRTCs %v; want 16, the last %d", n[1], crtcs, 36+7*15)
+	}
+	c.teardown()
+
+	m = newMachineWith(t, device.Config{}, machineMem, func(tr Transport) Transport { return scanoutsTransport{tr, 0} })
+	c = kmsClient{m, m.open(PathCard)}
+	for _, row := range []struct {
+		name string
+		req  uint32
+		arg  []byte
+	}{
+		{"SET_CLIENT_CAP", DRM_IOCTL_SET_CLIENT_CAP, u64s(DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1)},
+		{"GETRESOURCES", DRM_IOCTL_MODE_GETRESOURCES, make([]byte, cardResSize)},
+		{"GETCRTC", DRM_IOCTL_MODE_GETCRTC, make([]byte, getCRTCSize)},
+		{"GETENCODER", DRM_IOCTL_MODE_GETENCODER, make([]byte, getEncoderSize)},
+		{"GETPLANERESOURCES", DRM_IOCTL_MODE_GETPLANERESOURCES, make([]byte, planeResSize)},
+		{"GETPLANE", DRM_IOCTL_MODE_GETPLANE, make([]byte, getPlaneSize)},
+		{"GETPROPERTY", DRM_IOCTL_MODE_GETPROPERTY, make([]byte, getPropertySize)},
+		{"OBJ_GETPROPERTIES", DRM_IOCTL_MODE_OBJ_GETPROPERTIES, make([]byte, objGetPropertiesSize)},
+		{"GET_CAP DUMB_BUFFER", DRM_IOCTL_GET_CAP, u64s(DRM_CAP_DUMB_BUFFER, 0)},
+	} {
+		if e, _ := c.ioctl(c.card, row.req, row.arg); e != errno.EOPNOTSUPP {
+			t.Errorf("%s without scanouts = %v; want EOPNOTSUPP", row.name, e)
+		}
+	}
+	if e, out := c.ioctl(c.card, DRM_IOCTL_GET_CAP, u64s(DRM_CAP_SYNCOBJ, 0)); e != 0 || le.Uint64(out[8:]) != 1 {
+		t.Errorf("GET_CAP SYNCOBJ without scanouts = %v, %d; want 1", e, le.Uint64(out[8:]))
+	}
+	if e, _ := c.ioctl(c.card, DRM_IOCTL_MODE_CREATE_DUMB, cat(u32s(1, 1, 32, 0, 0, 0), u64s(0))); e != 0 {
+		t.Errorf("CREATE_DUMB without scanouts = %v; want success (dumb_create does not need KMS)", e)
 	}
 	c.teardown()
 }

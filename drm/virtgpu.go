@@ -105,7 +105,8 @@ func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) e
 	tr.ReadConfig(0, cfg[:])
 	// What is left once the queues are placed is all requests can use.
 	g.capacity = g.alloc.largestFree()
-	g.scanouts = le.Uint32(cfg[8:])
+	// At most 16 scanouts; none turns KMS off (virtio_gpu_init).
+	g.scanouts = min(le.Uint32(cfg[8:]), device.VIRTIO_GPU_MAX_SCANOUTS)
 	ncapsets := le.Uint32(cfg[12:])
 	g.fences.context = drv.d.AllocContexts(1)
 	drv.gpu = g

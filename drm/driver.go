@@ -103,9 +103,12 @@ func (drv *Driver) timelineOf(fenceCtx uint64) (deviceTimeline, bool) {
 	return t, ok
 }
 
-// lowestFree marks and returns the lowest id ≥ 1 not in used, as the
-// kernel's ida_alloc + 1 hands out context and resource ids.
-func lowestFree(used map[uint32]bool) uint32 {
+// takeID marks and returns the lowest id ≥ 1 not in used (drv.ctxIDs or
+// drv.resIDs), as the kernel's ida_alloc + 1 hands out context ids
+// (virtio_gpu_driver_open) and resource ids (virtio_gpu_resource_id_get).
+func (drv *Driver) takeID(used map[uint32]bool) uint32 {
+	drv.idMu.Lock()
+	defer drv.idMu.Unlock()
 	id := uint32(1)
 	for used[id] {
 		id++
@@ -114,17 +117,11 @@ func lowestFree(used map[uint32]bool) uint32 {
 	return id
 }
 
-// allocCtxID returns the lowest free context id (virtio_gpu_driver_open).
-func (drv *Driver) allocCtxID() uint32 {
+// dropID gives id back to used.
+func (drv *Driver) dropID(used map[uint32]bool, id uint32) {
 	drv.idMu.Lock()
 	defer drv.idMu.Unlock()
-	return lowestFree(drv.ctxIDs)
-}
-
-func (drv *Driver) freeCtxID(id uint32) {
-	drv.idMu.Lock()
-	defer drv.idMu.Unlock()
-	delete(drv.ctxIDs, id)
+	delete(used, id)
 }
 
 // Domain returns the driver's fence domain.
@@ -234,7 +231,7 @@ func (drv *Driver) newFile(node Node) *File {
 	}
 	// A 3D device gives every file a context id at open.
 	if g := drv.gpu; g != nil && g.has(device.VIRTIO_GPU_F_VIRGL) {
-		f.virt.ctxID = drv.allocCtxID()
+		f.virt.ctxID = drv.takeID(drv.ctxIDs)
 	}
 	f.refs.Store(1)
 	return f
@@ -264,7 +261,7 @@ func (f *File) DecRef() {
 			le.PutUint32(req[16:], f.virt.ctxID)
 			f.drv.gpu.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
 		}
-		f.drv.freeCtxID(f.virt.ctxID)
+		f.drv.dropID(f.drv.ctxIDs, f.virt.ctxID)
 	}
 }
 

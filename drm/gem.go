@@ -73,7 +73,7 @@ func (o *gemObject) put() {
 	g := o.drv.gpu
 	g.queueCmd(cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_UNREF, words(o.resID, 0)), nil, device.CtrlHdrSize, nil, -1, nil)
 	g.alloc.put(o.backing)
-	o.drv.freeResID(o.resID)
+	o.drv.dropID(o.drv.resIDs, o.resID)
 }
 
 // addFence records f as the latest work writing the object, dropping the
@@ -107,19 +107,6 @@ func (o *gemObject) pendingFences() []*fence.Fence {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]*fence.Fence(nil), o.fences...)
-}
-
-// allocResID returns the lowest free resource id (virtio_gpu_resource_id_get).
-func (drv *Driver) allocResID() uint32 {
-	drv.idMu.Lock()
-	defer drv.idMu.Unlock()
-	return lowestFree(drv.resIDs)
-}
-
-func (drv *Driver) freeResID(id uint32) {
-	drv.idMu.Lock()
-	defer drv.idMu.Unlock()
-	delete(drv.resIDs, id)
 }
 
 // gemHandles is a file's GEM handle table: lowest free handle ≥ 1.
@@ -273,7 +260,7 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, cre
 	if !ok {
 		return 0, 0, errno.ENOMEM
 	}
-	o := &gemObject{drv: f.drv, resID: f.drv.allocResID(), size: bytes, backing: backing, blobMem: blobMem}
+	o := &gemObject{drv: f.drv, resID: f.drv.takeID(f.drv.resIDs), size: bytes, backing: backing, blobMem: blobMem}
 	o.refs.Store(1)
 	var fc *fence.Fence
 	if fenced {
@@ -285,7 +272,7 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, cre
 	}
 	if blobMem == 0 {
 		attach := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, words(o.resID, 1))
-		attach = append(attach, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
+		attach = append(attach, memEntry(backing, bytes)...)
 		g.queueCmd(attach, nil, device.CtrlHdrSize, nil, -1, nil)
 	}
 	h, e := f.gem.install(o)
@@ -296,6 +283,20 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, cre
 	f.attachToContext(t, o)
 	o.put() // the handle owns the object now
 	return h, o.resID, 0
+}
+
+// memEntry is one struct virtio_gpu_mem_entry: the guest backing of a
+// resource, in one piece.
+func memEntry(addr, length uint64) []byte {
+	return words(uint32(addr), uint32(addr>>32), uint32(length), 0)
+}
+
+// blobCreateCmd is RESOURCE_CREATE_BLOB for a blob of size bytes whose
+// guest backing is the bytes at backing.
+func blobCreateCmd(resID, mem, flags uint32, blobID, size, backing, bytes uint64) []byte {
+	req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(resID, mem, flags, 1))
+	req = append(req, le.AppendUint64(le.AppendUint64(nil, blobID), size)...)
+	return append(req, memEntry(backing, bytes)...)
 }
 
 // attachToContext is virtio_gpu_gem_object_open: with 3D the resource is
@@ -507,9 +508,7 @@ func resourceCreateBlob(f *File, t *Task, data []byte) errno.Errno {
 		return errno.ENOMEM
 	}
 	h, resID, e := f.newObject(t, bytes, mem, false, func(resID uint32, backing uint64) []byte {
-		req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(resID, mem, flags, 1))
-		req = append(req, le.AppendUint64(le.AppendUint64(nil, blobID), size)...)
-		return append(req, words(uint32(backing), uint32(backing>>32), uint32(bytes), 0)...)
+		return blobCreateCmd(resID, mem, flags, blobID, size, backing, bytes)
 	})
 	if e != 0 {
 		return e

@@ -331,9 +331,7 @@ func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
 		if blobMem == 0 {
 			return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, words(resID, device.VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, width, height))
 		}
-		req := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, words(resID, VIRTGPU_BLOB_MEM_GUEST, VIRTGPU_BLOB_FLAG_USE_SHAREABLE, 1))
-		req = append(req, le.AppendUint64(le.AppendUint64(nil, 0), size)...)
-		return append(req, words(uint32(backing), uint32(backing>>32), uint32(size), 0)...)
+		return blobCreateCmd(resID, VIRTGPU_BLOB_MEM_GUEST, VIRTGPU_BLOB_FLAG_USE_SHAREABLE, 0, size, backing, size)
 	})
 	if e != 0 {
 		return e

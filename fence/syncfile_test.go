@@ -749,11 +749,7 @@ func TestSyncFileSetDeadline(t *testing.T) {
 		pa, pb := f.swFence(fdA, 1), f.swFence(fdB, 1)
 		m := sfMerge(f, pa, pb, "m")
 		sfSetDeadline(f, m, 1234)
-		for _, c := range [][2]int32{{fdA, pa}, {fdB, pb}} {
-			if got, e := sfGetDeadline(f, c[0], c[1]); e != 0 || got != 1234 {
-				t.Errorf("GET_DEADLINE(tl %d, fd %d) after SET_DEADLINE on the merge = %d, %v; want 1234, 0", c[0], c[1], got, e)
-			}
-		}
+		sfWantDeadlines(t, f, "the merge", 1234, [2]int32{fdA, pa}, [2]int32{fdB, pb})
 		f.teardown()
 	})
 	t.Run("through a chain", func(t *testing.T) {
@@ -762,11 +758,7 @@ func TestSyncFileSetDeadline(t *testing.T) {
 		// The points' own sync_files: re-create them (same value, pending: shared).
 		pa, pb := f.swFence(tlA, 1), f.swFence(tlB, 1)
 		sfSetDeadline(f, fd, 999)
-		for _, c := range [][2]int32{{tlA, pa}, {tlB, pb}} {
-			if got, e := sfGetDeadline(f, c[0], c[1]); e != 0 || got != 999 {
-				t.Errorf("GET_DEADLINE(tl %d, fd %d) after SET_DEADLINE on the chain = %d, %v; want 999, 0", c[0], c[1], got, e)
-			}
-		}
+		sfWantDeadlines(t, f, "the chain", 999, [2]int32{tlA, pa}, [2]int32{tlB, pb})
 		f.teardown()
 	})
 	t.Run("signalled fence ignores it", func(t *testing.T) {
@@ -1840,5 +1832,16 @@ func TestManualClockNestedTimers(t *testing.T) {
 	c.AdvanceTo(50)
 	if got[len(got)-1] != "inner-later" {
 		t.Errorf("AdvanceTo(50) fired %v; want inner-later last", got)
+	}
+}
+
+// sfWantDeadlines checks that each (timeline fd, point fd) pair reports
+// deadline want after SET_DEADLINE on what.
+func sfWantDeadlines(t *testing.T, f *drmFile, what string, want uint64, points ...[2]int32) {
+	t.Helper()
+	for _, c := range points {
+		if got, e := sfGetDeadline(f, c[0], c[1]); e != 0 || got != want {
+			t.Errorf("GET_DEADLINE(tl %d, fd %d) after SET_DEADLINE on %s = %d, %v; want %d, 0", c[0], c[1], what, got, e, want)
+		}
 	}
 }

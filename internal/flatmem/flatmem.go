@@ -38,31 +38,27 @@ func (m *Memory) span(addr uint64, n int) ([]byte, bool) {
 
 // CopyIn copies len(dst) bytes at addr into dst.
 func (m *Memory) CopyIn(addr uint64, dst []byte) errno.Errno {
-	if len(dst) == 0 {
-		return 0
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	src, ok := m.span(addr, len(dst))
-	if !ok {
-		return errno.EFAULT
-	}
-	copy(dst, src)
-	return 0
+	return m.access(addr, len(dst), func(mem []byte) { copy(dst, mem) })
 }
 
 // CopyOut copies src to addr.
 func (m *Memory) CopyOut(addr uint64, src []byte) errno.Errno {
-	if len(src) == 0 {
+	return m.access(addr, len(src), func(mem []byte) { copy(mem, src) })
+}
+
+// access runs do on the n bytes at addr, under the lock; EFAULT if any of
+// them is outside the memory. Zero bytes never fault.
+func (m *Memory) access(addr uint64, n int, do func([]byte)) errno.Errno {
+	if n == 0 {
 		return 0
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dst, ok := m.span(addr, len(src))
+	b, ok := m.span(addr, n)
 	if !ok {
 		return errno.EFAULT
 	}
-	copy(dst, src)
+	do(b)
 	return 0
 }
 

@@ -299,6 +299,8 @@ const (
 // object is a shareable guest blob, otherwise a classic 2D resource (even
 // on a 3D device); either way the create is not fenced
 // (virtio_gpu_gem_create passes no fence), so the buffer is idle at once.
+// Its pages come from the driver's guest-memory arena: a buffer larger
+// than what is free there is ENOMEM, as a failed shmem allocation is.
 func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
 	g := f.drv.gpu
 	if g == nil {

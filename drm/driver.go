@@ -70,12 +70,16 @@ type Driver struct {
 
 	hostWaits atomic.Bool
 
+	kms *kmsState // mode setting (kms_state.go); no outputs before Probe
+
 	masterTaken atomic.Bool // the primary node's first opener is master
 }
 
 // NewDriver returns a driver whose fences live in d.
 func NewDriver(d *fence.Domain) *Driver {
-	return &Driver{d: d, ctxIDs: map[uint32]bool{}, resIDs: map[uint32]bool{}, rings: map[uint64]deviceTimeline{}}
+	drv := &Driver{d: d, ctxIDs: map[uint32]bool{}, resIDs: map[uint32]bool{}, rings: map[uint64]deviceTimeline{}}
+	drv.kms = drv.newKMS(0)
+	return drv
 }
 
 // SetHostWaits turns on the seed's announced next step, off by default so
@@ -218,9 +222,14 @@ type File struct {
 	kmsMu sync.Mutex
 	caps  clientCaps
 
+	// fbs and blobs are the framebuffers and property blobs this file
+	// created, newest last; guarded by the driver's kmsState.mu.
+	fbs   []*framebuffer
+	blobs []*propBlob
+
 	// evMu guards the pending DRM events and the space left for them.
 	evMu    sync.Mutex
-	events  []byte
+	events  [][]byte
 	evSpace int
 }
 
@@ -251,6 +260,7 @@ func (f *File) DecRef() {
 		return
 	}
 	f.syncobjs.Close()
+	f.releaseKMS()
 	f.gem.closeAll()
 	if f.master {
 		f.drv.masterTaken.Store(false)

@@ -1,7 +1,6 @@
 package drm
 
 import (
-	"bytes"
 	"sort"
 
 	"fencelab/device"
@@ -437,13 +436,13 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		}
 		outFence = g.fences.newFence(f.drv.d, fenceCtx, ringArg)
 	}
-	if drmEvent && !f.reserveEvent() {
+	if drmEvent && !f.reserveEvent(drmEventSize) {
 		return errno.ENOMEM
 	}
 	eventReserved := drmEvent
 	defer func() {
 		if eventReserved {
-			f.releaseEvent()
+			f.releaseEvent(drmEventSize)
 		}
 	}()
 	var bos []*gemObject
@@ -521,8 +520,8 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 	if drmEvent {
 		// The reserved event is delivered when the out fence signals.
 		eventReserved = false
-		if _, ok := outFence.AddCallback(func(*fence.Fence) { f.deliverEvent() }); !ok {
-			f.deliverEvent()
+		if _, ok := outFence.AddCallback(func(*fence.Fence) { f.deliverEvent(fenceEvent()) }); !ok {
+			f.deliverEvent(fenceEvent())
 		}
 	}
 
@@ -696,29 +695,37 @@ func (w *inWaiter) wait(t *Task, in *fence.Fence) errno.Errno {
 	return 0
 }
 
-// reserveEvent takes an event's worth of the file's event space
-// (drm_event_reserve_init); false when it is used up.
-func (f *File) reserveEvent() bool {
+// reserveEvent takes n bytes of the file's event space
+// (drm_event_reserve_init); false when not that much is left.
+func (f *File) reserveEvent(n int) bool {
 	f.evMu.Lock()
 	defer f.evMu.Unlock()
-	if f.evSpace < drmEventSize {
+	if f.evSpace < n {
 		return false
 	}
-	f.evSpace -= drmEventSize
+	f.evSpace -= n
 	return true
 }
 
-func (f *File) releaseEvent() {
+// releaseEvent gives back a reservation that will not be delivered
+// (drm_event_cancel_free).
+func (f *File) releaseEvent(n int) {
 	f.evMu.Lock()
-	f.evSpace += drmEventSize
+	f.evSpace += n
 	f.evMu.Unlock()
 }
 
-// deliverEvent queues a VIRTGPU_EVENT_FENCE_SIGNALED event for read(2).
-func (f *File) deliverEvent() {
+// deliverEvent queues a reserved event for read(2).
+func (f *File) deliverEvent(ev []byte) {
 	f.evMu.Lock()
 	defer f.evMu.Unlock()
-	f.events = append(f.events, le.AppendUint32(le.AppendUint32(nil, VIRTGPU_EVENT_FENCE_SIGNALED), drmEventSize)...)
+	f.events = append(f.events, ev)
+}
+
+// fenceEvent is the VIRTGPU_EVENT_FENCE_SIGNALED event of a poll-ring
+// submit.
+func fenceEvent() []byte {
+	return le.AppendUint32(le.AppendUint32(nil, VIRTGPU_EVENT_FENCE_SIGNALED), drmEventSize)
 }
 
 // Poll reports POLLIN while DRM events are waiting to be read (drm_poll);
@@ -732,21 +739,23 @@ func (f *File) Poll() uint32 {
 	return POLLOUT
 }
 
-// ReadEvents is read(2) on a DRM file: whole 8-byte events, as many as fit
-// in n bytes; their space is returned to the file. EAGAIN when none is
-// pending (fencelab's DRM reads do not block).
+// ReadEvents is read(2) on a DRM file (drm_read): whole events, oldest
+// first, as many as fit in n bytes; their space is returned to the file.
+// An event that does not fit stays queued, so a buffer too small for the
+// first one reads 0 bytes. EAGAIN when none is pending (fencelab's DRM
+// reads do not block).
 func (f *File) ReadEvents(n int) ([]byte, errno.Errno) {
 	f.evMu.Lock()
 	defer f.evMu.Unlock()
 	if len(f.events) == 0 {
 		return nil, errno.EAGAIN
 	}
-	k := min(n/drmEventSize, len(f.events)/drmEventSize) * drmEventSize
-	if k == 0 {
-		return nil, errno.EINVAL
+	var out []byte
+	for len(f.events) > 0 && len(out)+len(f.events[0]) <= n {
+		out = append(out, f.events[0]...)
+		f.evSpace += len(f.events[0])
+		f.events[0] = nil
+		f.events = f.events[1:]
 	}
-	out := bytes.Clone(f.events[:k])
-	f.events = f.events[k:]
-	f.evSpace += k
 	return out, 0
 }

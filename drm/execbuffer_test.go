@@ -249,6 +249,8 @@ type leakCheck struct {
 	guest    uint64
 	pending  int // fences emitted and not signalled
 	events   int // DRM event space left, summed over the open DRM files
+	modeObjs int // framebuffers and property blobs
+	kmsBusy  int // CRTCs with a commit not yet on screen
 }
 
 // snapshot counts the driver side; a machine adds the device side.
@@ -270,7 +272,17 @@ func (p *proc) snapshot() leakCheck {
 	p.drv.idMu.Lock()
 	gem, contexts := len(p.drv.resIDs), len(p.drv.ctxIDs)
 	p.drv.idMu.Unlock()
-	return leakCheck{live: p.drv.Domain().Live(), fds: p.task.FDs.Len(), gem: gem, handles: handles, contexts: contexts, events: events}
+	k := p.drv.kms
+	k.mu.Lock()
+	modeObjs, busy := len(k.objs), 0
+	for _, c := range k.outs {
+		if c.busy != nil {
+			busy++
+		}
+	}
+	k.mu.Unlock()
+	return leakCheck{live: p.drv.Domain().Live(), fds: p.task.FDs.Len(), gem: gem, handles: handles, contexts: contexts,
+		events: events, modeObjs: modeObjs, kmsBusy: busy}
 }
 
 func (m *testMachine) snapshot() leakCheck {

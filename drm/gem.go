@@ -55,6 +55,7 @@ type gemObject struct {
 	size    uint64
 	backing uint64 // guest address of the contiguous backing
 	blobMem uint32 // VIRTGPU_BLOB_MEM_*, 0 for a classic resource
+	dumb    bool   // made by CREATE_DUMB: scanout copies it to the host
 
 	// mu guards fences and dmabuf.
 	mu     sync.Mutex
@@ -70,10 +71,44 @@ func (o *gemObject) put() {
 	if o.refs.Add(-1) != 0 {
 		return
 	}
-	g := o.drv.gpu
-	g.queueCmd(cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_UNREF, words(o.resID, 0)), nil, device.CtrlHdrSize, nil, -1, nil)
-	g.alloc.put(o.backing)
+	o.drv.gpu.queueCmd(o.unrefCmd(), nil, device.CtrlHdrSize, nil, -1, nil)
+	o.free()
+}
+
+func (o *gemObject) unrefCmd() []byte {
+	return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_UNREF, words(o.resID, 0))
+}
+
+func (o *gemObject) free() {
+	o.drv.gpu.alloc.put(o.backing)
 	o.drv.dropID(o.drv.resIDs, o.resID)
+}
+
+// tryPut is put for code that must not wait for room in the control
+// queue (it runs on the clock's goroutine): if the last reference cannot
+// send its RESOURCE_UNREF at once, it is kept and tryPut reports false.
+// Only a holder of the last reference can see refs at 1, so nothing can
+// take a new one meanwhile.
+func (o *gemObject) tryPut() bool {
+	for {
+		n := o.refs.Load()
+		if n > 1 {
+			if o.refs.CompareAndSwap(n, n-1) {
+				return true
+			}
+			continue
+		}
+		queued, notify := o.drv.tryQueueAll([]queuedCmd{{req: o.unrefCmd()}}, nil)
+		if !queued {
+			return false
+		}
+		o.refs.Store(0)
+		o.free()
+		if notify {
+			o.drv.gpu.tr.Notify(device.ControlQ)
+		}
+		return true
+	}
 }
 
 // addFence records f as the latest work writing the object, dropping the

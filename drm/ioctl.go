@@ -55,6 +55,14 @@ var coreIoctls = func() (t [coreIoctlCount]ioctlDesc) {
 	add("DRM_IOCTL_MODE_MAP_DUMB", DRM_IOCTL_MODE_MAP_DUMB, 0, drmModeMapDumb)
 	// drm_mode_destroy_dumb is drm_gem_handle_delete, as GEM_CLOSE is.
 	add("DRM_IOCTL_MODE_DESTROY_DUMB", DRM_IOCTL_MODE_DESTROY_DUMB, 0, gemClose)
+	add("DRM_IOCTL_MODE_GETCONNECTOR", DRM_IOCTL_MODE_GETCONNECTOR, 0, kmsOnly(drmModeGetConnector))
+	add("DRM_IOCTL_MODE_GETPROPBLOB", DRM_IOCTL_MODE_GETPROPBLOB, 0, kmsOnly(drmModeGetPropBlob))
+	add("DRM_IOCTL_MODE_RMFB", DRM_IOCTL_MODE_RMFB, 0, kmsOnly(drmModeRmFB))
+	add("DRM_IOCTL_MODE_PAGE_FLIP", DRM_IOCTL_MODE_PAGE_FLIP, DRM_MASTER, kmsOnly(drmModePageFlip))
+	add("DRM_IOCTL_MODE_ADDFB2", DRM_IOCTL_MODE_ADDFB2, 0, kmsOnly(drmModeAddFB2))
+	add("DRM_IOCTL_MODE_ATOMIC", DRM_IOCTL_MODE_ATOMIC, DRM_MASTER, kmsOnly(drmModeAtomic))
+	add("DRM_IOCTL_MODE_CREATEPROPBLOB", DRM_IOCTL_MODE_CREATEPROPBLOB, 0, kmsOnly(drmModeCreatePropBlob))
+	add("DRM_IOCTL_MODE_DESTROYPROPBLOB", DRM_IOCTL_MODE_DESTROYPROPBLOB, 0, kmsOnly(drmModeDestroyPropBlob))
 	add("DRM_IOCTL_SYNCOBJ_CREATE", DRM_IOCTL_SYNCOBJ_CREATE, DRM_RENDER_ALLOW,
 		structIoctl(func(f *File, _ *Task, a *fence.DrmSyncobjCreate) errno.Errno { return f.syncobjs.Create(a) }))
 	add("DRM_IOCTL_SYNCOBJ_DESTROY", DRM_IOCTL_SYNCOBJ_DESTROY, DRM_RENDER_ALLOW,

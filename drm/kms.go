@@ -190,15 +190,24 @@ func (drv *Driver) collect(which ...func(output) uint32) []uint32 {
 	return ids
 }
 
-// drmModeGetResources is drm_mode_getresources: this file's framebuffers,
-// the size limits, then CRTCs, encoders and connectors. Each list is
-// written only as far as the caller's count allows, and its count is set
-// to the full length; a fault stops the ioctl there, with the counts
-// already set kept (the struct is copied back).
+// drmModeGetResources is drm_mode_getresources: this file's framebuffers
+// (newest first), the size limits, then CRTCs, encoders and connectors.
+// Each list is written only as far as the caller's count allows, and its
+// count is set to the full length; a fault stops the ioctl there, with
+// the counts already set kept (the struct is copied back).
 func drmModeGetResources(f *File, t *Task, data []byte) errno.Errno {
-	// fencelab has no framebuffers yet (ADDFB2 comes with the rest of
-	// KMS): count_fbs is 0 and nothing is written.
-	le.PutUint32(data[32:], 0)
+	k := f.drv.kms
+	k.mu.Lock()
+	var fbs []uint32
+	for i := len(f.fbs) - 1; i >= 0; i-- {
+		fbs = append(fbs, f.fbs[i].id)
+	}
+	k.mu.Unlock()
+	n, e := putIDs(t, le.Uint64(data), le.Uint32(data[32:]), fbs)
+	if e != 0 {
+		return e
+	}
+	le.PutUint32(data[32:], n)
 	le.PutUint32(data[48:], kmsMinSize)
 	le.PutUint32(data[52:], kmsMaxSize)
 	le.PutUint32(data[56:], kmsMinSize)
@@ -217,16 +226,23 @@ func drmModeGetResources(f *File, t *Task, data []byte) errno.Errno {
 	return 0
 }
 
-// drmModeGetEncoder is drm_mode_getencoder. No CRTC drives an encoder
-// until a mode is set, so crtc_id is 0; each encoder can drive only its
-// own output's CRTC and is cloneable only with itself.
+// drmModeGetEncoder is drm_mode_getencoder: the CRTC its connector is
+// routed to (none until a commit routes it); each encoder can drive only
+// its own output's CRTC and is cloneable only with itself.
 func drmModeGetEncoder(f *File, t *Task, data []byte) errno.Errno {
 	o, ok := f.drv.findOutput(le.Uint32(data), output.encoder)
 	if !ok {
 		return errno.ENOENT
 	}
+	k := f.drv.kms
+	k.mu.Lock()
+	routed := k.cfg.conns[o] == int(o)
+	k.mu.Unlock()
 	le.PutUint32(data[4:], DRM_MODE_ENCODER_VIRTUAL)
 	le.PutUint32(data[8:], 0)
+	if routed {
+		le.PutUint32(data[8:], o.crtc())
+	}
 	le.PutUint32(data[12:], o.mask())
 	le.PutUint32(data[16:], o.mask())
 	return 0
@@ -258,8 +274,8 @@ func drmModeGetPlaneResources(f *File, t *Task, data []byte) errno.Errno {
 }
 
 // drmModeGetPlane is drm_mode_getplane: the plane's CRTC and framebuffer
-// (none until a mode is set), the CRTCs it can use, and its formats,
-// copied only if all of them fit.
+// as committed, the CRTCs it can use, and its formats, copied only if all
+// of them fit.
 func drmModeGetPlane(f *File, t *Task, data []byte) errno.Errno {
 	id := le.Uint32(data)
 	format := uint32(DRM_FORMAT_XRGB8888)
@@ -270,8 +286,22 @@ func drmModeGetPlane(f *File, t *Task, data []byte) errno.Errno {
 		}
 		format = DRM_FORMAT_ARGB8888
 	}
+	p := 2 * int(o)
+	if format == DRM_FORMAT_ARGB8888 {
+		p++
+	}
+	k := f.drv.kms
+	k.mu.Lock()
+	s := k.cfg.planes[p]
+	k.mu.Unlock()
 	le.PutUint32(data[4:], 0) // crtc_id
 	le.PutUint32(data[8:], 0) // fb_id
+	if s.crtc >= 0 {
+		le.PutUint32(data[4:], output(s.crtc).crtc())
+	}
+	if s.fb != nil {
+		le.PutUint32(data[8:], s.fb.id)
+	}
 	le.PutUint32(data[12:], o.mask())
 	le.PutUint32(data[16:], 0) // gamma_size
 	if le.Uint32(data[20:]) >= 1 {
@@ -329,7 +359,7 @@ func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
 	if g.has(device.VIRTIO_GPU_F_RESOURCE_BLOB) && !g.has(device.VIRTIO_GPU_F_VIRGL) {
 		blobMem = VIRTGPU_BLOB_MEM_GUEST
 	}
-	h, _, e := f.newObject(t, size, blobMem, false, func(resID uint32, backing uint64) []byte {
+	h, resID, e := f.newObject(t, size, blobMem, false, func(resID uint32, backing uint64) []byte {
 		if blobMem == 0 {
 			return cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, words(resID, device.VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, width, height))
 		}
@@ -337,6 +367,12 @@ func drmModeCreateDumb(f *File, t *Task, data []byte) errno.Errno {
 	})
 	if e != 0 {
 		return e
+	}
+	if o := f.gem.lookup(h); o != nil {
+		if o.resID == resID {
+			o.dumb = true
+		}
+		o.put()
 	}
 	le.PutUint32(data[16:], h)
 	le.PutUint32(data[20:], pitch)
@@ -368,21 +404,34 @@ const (
 // DRM_MODE_FLAG_PIC_AR_MASK is the aspect-ratio field of a mode's flags.
 const DRM_MODE_FLAG_PIC_AR_MASK = 0x0f << 19
 
-// drmModeGetCRTC is drm_mode_getcrtc. Until a client sets a mode every
-// CRTC is off: no framebuffer, origin 0,0, no gamma ramp, mode_valid 0,
-// and the caller's mode left as it came (Linux writes it only for an
-// enabled CRTC, testdata/oracle/kms.linux.txt "getcrtc off") except that
-// the aspect-ratio bits of its flags are cleared for a client that has
-// not allowed them, as the kernel does on every return.
+// drmModeGetCRTC is drm_mode_getcrtc: the primary plane's framebuffer
+// and the integer part of its source position, and the mode if the CRTC
+// is enabled (as set, with its refresh rate recomputed). A CRTC that is
+// not enabled has mode_valid 0 and leaves the caller's mode as it came
+// (testdata/oracle/kms.linux.txt "getcrtc off"), except that the
+// aspect-ratio bits of its flags are cleared for a client that has not
+// allowed them, as the kernel does on every return.
 func drmModeGetCRTC(f *File, t *Task, data []byte) errno.Errno {
-	if _, ok := f.drv.findOutput(le.Uint32(data[12:]), output.crtc); !ok {
+	o, ok := f.drv.findOutput(le.Uint32(data[12:]), output.crtc)
+	if !ok {
 		return errno.ENOENT
 	}
+	k := f.drv.kms
+	k.mu.Lock()
+	p, c := k.cfg.planes[2*o], k.cfg.crtcs[o]
+	k.mu.Unlock()
 	le.PutUint32(data[28:], 0) // gamma_size
 	le.PutUint32(data[16:], 0) // fb_id
-	le.PutUint32(data[20:], 0) // x
-	le.PutUint32(data[24:], 0) // y
+	if p.fb != nil {
+		le.PutUint32(data[16:], p.fb.id)
+	}
+	le.PutUint32(data[20:], p.srcX>>16)
+	le.PutUint32(data[24:], p.srcY>>16)
 	le.PutUint32(data[32:], 0) // mode_valid
+	if c.mode != nil {
+		copy(data[crtcModeOffset:], userMode(c.mode.data))
+		le.PutUint32(data[32:], 1)
+	}
 	f.kmsMu.Lock()
 	aspect := f.caps.aspectRatio
 	f.kmsMu.Unlock()

@@ -184,51 +184,90 @@ func (drv *Driver) objectType(id uint32) uint32 {
 	return 0
 }
 
-// objectProperties lists the properties attached to object id, in
-// attachment order, with their values; ok is false for an object that
-// has none (encoders, properties). A CRTC is off and a plane unused until
-// a client commits: every value is 0 but a plane's type and IN_FENCE_FD
-// (-1); a connector's DPMS is On (0), the zero value Linux's connector
-// keeps until a commit turns its CRTC off. A connector has EDID only if the
-// device offers EDIDs; its value, a blob id, stays 0 while fencelab's
-// driver does not read them (Linux shows the blob it read at probe).
-func (drv *Driver) objectProperties(id uint32) (ids []uint32, values []uint64, ok bool) {
+// propsOf lists the properties attached to object id, in attachment
+// order, with their current values; ok is false for an object that has
+// none (encoders, framebuffers, blobs, properties). A plane's IN_FENCE_FD
+// and a CRTC's OUT_FENCE_PTR read as -1 and 0 whatever was committed, as
+// in Linux; a connector's DPMS is On (0) until a commit routes it, and
+// its EDID, present only if the device offers EDIDs, is the blob read at
+// probe.
+func (drv *Driver) propsOf(id uint32) (ids []uint32, values []uint64, ok bool) {
+	drv.kms.mu.Lock()
+	defer drv.kms.mu.Unlock()
+	return drv.propsOfLocked(id)
+}
+
+// propsOfLocked is propsOf with kmsState.mu held.
+func (drv *Driver) propsOfLocked(id uint32) (ids []uint32, values []uint64, ok bool) {
+	k := drv.kms
 	add := func(p uint32, v uint64) { ids, values = append(ids, p), append(values, v) }
-	planeCommon := func(typ uint64) {
-		add(propType, typ)
-		add(propFbID, 0)
-		add(propInFenceFD, math.MaxUint64)
-		add(propCrtcID, 0)
-		for _, p := range []uint32{propCrtcX, propCrtcY, propCrtcW, propCrtcH, propSrcX, propSrcY, propSrcW, propSrcH} {
-			add(p, 0)
+	objID := func(o int, which func(output) uint32) uint64 {
+		if o < 0 {
+			return 0
 		}
+		return uint64(which(output(o)))
 	}
-	if _, found := drv.findOutput(id, output.primary); found {
-		planeCommon(1)
+	planeCommon := func(s planeState, typ uint64) {
+		add(propType, typ)
+		fb := uint64(0)
+		if s.fb != nil {
+			fb = uint64(s.fb.id)
+		}
+		add(propFbID, fb)
+		add(propInFenceFD, math.MaxUint64)
+		add(propCrtcID, objID(s.crtc, output.crtc))
+		add(propCrtcX, uint64(int64(s.crtcX)))
+		add(propCrtcY, uint64(int64(s.crtcY)))
+		add(propCrtcW, uint64(s.crtcW))
+		add(propCrtcH, uint64(s.crtcH))
+		add(propSrcX, uint64(s.srcX))
+		add(propSrcY, uint64(s.srcY))
+		add(propSrcW, uint64(s.srcW))
+		add(propSrcH, uint64(s.srcH))
+	}
+	if o, found := drv.findOutput(id, output.primary); found {
+		planeCommon(k.cfg.planes[2*o], 1)
 		add(propFbDamageClips, 0)
 		return ids, values, true
 	}
 	if o, found := drv.findOutput(id, output.cursor); found {
-		planeCommon(2)
-		add(o.hotspotX(), 0)
-		add(o.hotspotY(), 0)
+		s := k.cfg.planes[2*o+1]
+		planeCommon(s, 2)
+		add(o.hotspotX(), uint64(int64(s.hotX)))
+		add(o.hotspotY(), uint64(int64(s.hotY)))
 		return ids, values, true
 	}
-	if _, found := drv.findOutput(id, output.crtc); found {
-		add(propActive, 0)
-		add(propModeID, 0)
+	if o, found := drv.findOutput(id, output.crtc); found {
+		s := k.cfg.crtcs[o]
+		active, mode, vrr := uint64(0), uint64(0), uint64(0)
+		if s.active {
+			active = 1
+		}
+		if s.mode != nil {
+			mode = uint64(s.mode.id)
+		}
+		if s.vrr {
+			vrr = 1
+		}
+		add(propActive, active)
+		add(propModeID, mode)
 		add(propOutFencePtr, 0)
-		add(propVRREnabled, 0)
+		add(propVRREnabled, vrr)
 		return ids, values, true
 	}
-	if _, found := drv.findOutput(id, output.connector); found {
-		add(propDPMS, 0) // connector->dpms is only set by a commit
+	if o, found := drv.findOutput(id, output.connector); found {
+		c := k.outs[o]
+		add(propDPMS, c.dpms)
 		add(propLinkStatus, 0)
 		add(propNonDesktop, 0)
 		add(propTILE, 0)
-		add(propCrtcID, 0)
+		add(propCrtcID, objID(k.cfg.conns[o], output.crtc))
 		if drv.gpu.has(device.VIRTIO_GPU_F_EDID) {
-			add(propEDID, 0)
+			edid := uint64(0)
+			if c.edid != nil {
+				edid = uint64(c.edid.id)
+			}
+			add(propEDID, edid)
 		}
 		return ids, values, true
 	}
@@ -254,29 +293,36 @@ func drmModeObjGetProperties(f *File, t *Task, data []byte) errno.Errno {
 	if found == 0 || typ != DRM_MODE_OBJECT_ANY && typ != found {
 		return errno.ENOENT
 	}
-	ids, values, ok := f.drv.objectProperties(id)
-	if !ok {
+	if _, _, ok := f.drv.propsOf(id); !ok {
 		return errno.EINVAL
 	}
+	return f.objectProperties(t, id, le.Uint64(data), le.Uint64(data[8:]), data[16:20])
+}
+
+// objectProperties is drm_mode_object_get_properties: the properties of
+// object id and their values, stored while they fit in the caller's count
+// (read from and written back to count); atomic-only properties are
+// listed to atomic clients only.
+func (f *File) objectProperties(t *Task, id uint32, propsPtr, valuesPtr uint64, count []byte) errno.Errno {
+	ids, values, _ := f.drv.propsOf(id)
 	f.kmsMu.Lock()
 	isAtomic := f.caps.atomic != 0
 	f.kmsMu.Unlock()
-	propsPtr, valuesPtr, room := le.Uint64(data), le.Uint64(data[8:]), le.Uint32(data[16:])
-	count := uint32(0)
+	room, n := le.Uint32(count), uint32(0)
 	for i, p := range ids {
 		prop, _ := f.drv.findProperty(p)
 		if prop.flags&DRM_MODE_PROP_ATOMIC != 0 && !isAtomic {
 			continue
 		}
-		if room > count {
-			if t.Mem.CopyOut(propsPtr+4*uint64(count), le.AppendUint32(nil, p)) != 0 ||
-				t.Mem.CopyOut(valuesPtr+8*uint64(count), le.AppendUint64(nil, values[i])) != 0 {
+		if room > n {
+			if t.Mem.CopyOut(propsPtr+4*uint64(n), le.AppendUint32(nil, p)) != 0 ||
+				t.Mem.CopyOut(valuesPtr+8*uint64(n), le.AppendUint64(nil, values[i])) != 0 {
 				return errno.EFAULT
 			}
 		}
-		count++
+		n++
 	}
-	le.PutUint32(data[16:], count)
+	le.PutUint32(count, n)
 	return 0
 }
 

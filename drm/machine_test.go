@@ -49,6 +49,13 @@ func newMachineSized(t testing.TB, cfg device.Config, size int) *testMachine {
 // wrap(the plain transport).
 func newMachineWith(t testing.TB, cfg device.Config, size int, wrap func(Transport) Transport) *testMachine {
 	t.Helper()
+	return newMachineArena(t, cfg, size, arenaSize, wrap)
+}
+
+// newMachineArena is newMachineWith with an arena (the driver's guest
+// memory for requests and GEM backing) of arena bytes.
+func newMachineArena(t testing.TB, cfg device.Config, size int, arena uint64, wrap func(Transport) Transport) *testMachine {
+	t.Helper()
 	m := &testMachine{proc: newProc(t), mem: virtio.NewMemory(size), rec: &timeline.Recorder{}}
 	if cfg.Sink == nil {
 		cfg.Sink = m.rec
@@ -59,7 +66,7 @@ func newMachineWith(t testing.TB, cfg device.Config, size int, wrap func(Transpo
 		t.Fatal(err)
 	}
 	m.dev = dev
-	if err := m.drv.Probe(wrap(transport{dev, m}), m.mem, arenaBase, arenaSize); err != nil {
+	if err := m.drv.Probe(wrap(transport{dev, m}), m.mem, arenaBase, arena); err != nil {
 		t.Fatalf("Probe: %v", err)
 	}
 	if m.drv.gpu != nil {
@@ -161,11 +168,21 @@ func TestProbeCapsetTimeout(t *testing.T) {
 	m := &testMachine{proc: p, mem: mem, dev: dev}
 	done := make(chan error, 1)
 	go func() { done <- p.drv.Probe(silentTransport{transport{dev, m}}, mem, arenaBase, arenaSize) }()
-	for p.clock.Pending() == 0 {
+	// Each wait (the capsets, then the display info) gives up after 5 s.
+	err = nil
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		default:
+		}
+		if p.clock.Pending() > 0 {
+			p.clock.Advance(capsReplyTimeout)
+		}
 		yieldGoroutine()
 	}
-	p.clock.Advance(capsReplyTimeout)
-	if err := <-done; err != nil {
+	if err != nil {
 		t.Fatalf("Probe = %v; want it to carry on", err)
 	}
 	if n := len(p.drv.gpu.capsets); n != 0 {

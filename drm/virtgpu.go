@@ -110,6 +110,7 @@ func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) e
 	ncapsets := le.Uint32(cfg[12:])
 	g.fences.context = drv.d.AllocContexts(1)
 	drv.gpu = g
+	drv.kms = drv.newKMS(int(g.scanouts))
 	tr.SetStatus(tr.Status() | virtio.VIRTIO_CONFIG_S_DRIVER_OK)
 	// Like virtio_gpu_get_capsets: wait up to 5 s (virtual) for each
 	// answer; on a timeout carry on without capsets.
@@ -132,6 +133,7 @@ func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) e
 			g.capsets = append(g.capsets, info)
 		}
 	}
+	drv.probeOutputs()
 	return nil
 }
 
@@ -232,6 +234,49 @@ func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring i
 		g.tr.Notify(device.ControlQ)
 	}
 	return 0
+}
+
+// tryQueueAll queues reqs on the control queue, in order, if there is
+// room for all of them now, and reports whether it did; it never waits
+// (the display's commits run on the clock's goroutine, which the device
+// needs to make room). A fenced request gets a fence on the device's
+// global timeline that calls onFenced when it signals. notify says the
+// device must be told: the caller does so once it holds no lock a
+// completion callback could want.
+func (drv *Driver) tryQueueAll(reqs []queuedCmd, onFenced func()) (queued, notify bool) {
+	g := drv.gpu
+	var sizes []uint64
+	for _, r := range reqs {
+		sizes = append(sizes, uint64(len(r.req)), device.CtrlHdrSize)
+	}
+	if len(reqs) == 0 {
+		return true, false
+	}
+	g.qmu.Lock()
+	defer g.qmu.Unlock()
+	if g.ctrl.NumFree() < 2*len(reqs) {
+		return false, false
+	}
+	bufs, ok := g.alloc.getAll(sizes...)
+	if !ok {
+		return false, false
+	}
+	for i, r := range reqs {
+		reqAddr, resp := bufs[2*i], bufs[2*i+1]
+		g.mem.Write(reqAddr, r.req)
+		v := &vbuf{bufs: []uint64{reqAddr, resp}, resp: resp, respSize: device.CtrlHdrSize}
+		if r.fenced {
+			v.fence = g.fences.newFence(drv.d, 0, -1)
+			g.fences.emit(g.mem, reqAddr, v.fence, -1)
+			v.fence.AddCallback(func(*fence.Fence) { onFenced() })
+		}
+		head, err := g.ctrl.Add([]virtio.Buf{{Addr: reqAddr, Len: uint32(len(r.req))}}, []virtio.Buf{{Addr: resp, Len: device.CtrlHdrSize}})
+		if err != nil {
+			panic("drm: a control queue with room refused a chain: " + err.Error())
+		}
+		g.pending[head] = v
+	}
+	return true, g.ctrl.Kick()
 }
 
 // fits reports whether a request of these sizes can ever be queued: all

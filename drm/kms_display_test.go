@@ -1,0 +1,302 @@
+package drm
+
+import (
+	"testing"
+
+	"fencelab/device"
+	"fencelab/errno"
+	"fencelab/fence"
+	"fencelab/timeline"
+)
+
+// screen is an atomic client with its CRTC lit: a 1024×768 display, its
+// mode, two dumb framebuffers, fb[0] on screen.
+type screen struct {
+	kmsClient
+	t        *testing.T
+	mode     []byte
+	modeBlob uint32
+	period   int64
+	fb       [2]uint32
+	res      [2]uint32 // the framebuffers' resource ids
+}
+
+const (
+	scrPrimary, scrCRTC, scrConn = 32, 36, 37
+)
+
+func newScreen(t *testing.T, cfg device.Config) *screen {
+	t.Helper()
+	if cfg.Displays == nil {
+		cfg.Displays = []device.Display{{Width: 1024, Height: 768}}
+	}
+	m := newMachineArena(t, cfg, 32<<20, 16<<20, func(tr Transport) Transport { return tr })
+	s := &screen{kmsClient: kmsClient{m, m.open(PathCard)}, t: t}
+	s.setCap(DRM_CLIENT_CAP_ATOMIC, 1)
+	modes := s.proc.mem.put(make([]byte, 4*drmModeInfoSize))
+	if e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(4, 0, 0, 0, scrConn), make([]byte, 28))); e != 0 {
+		t.Fatalf("GETCONNECTOR = %v", e)
+	}
+	s.mode = s.proc.mem.get(modes, drmModeInfoSize)
+	s.period = modePeriod(s.mode)
+	_, cb := s.ioctl(s.card, DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(s.proc.mem.put(s.mode)), u32s(drmModeInfoSize, 0)))
+	s.modeBlob = u32at(cb, 12)
+	for i := range s.fb {
+		_, d := s.ioctl(s.card, DRM_IOCTL_MODE_CREATE_DUMB, u32s(768, 1024, 32, 0, 0, 0, 0, 0))
+		h := u32at(d, 16)
+		e, f := s.ioctl(s.card, DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 1024, 768, DRM_FORMAT_XRGB8888, 0, h, 0, 0, 0, 4096), make([]byte, 64)))
+		if e != 0 {
+			t.Fatalf("ADDFB2 = %v", e)
+		}
+		s.fb[i] = u32at(f, 0)
+		o := s.fileOf(s.card).gem.lookup(h)
+		s.res[i] = o.resID
+		o.put()
+	}
+	if e := s.commit(s.modeset(s.fb[0]), DRM_MODE_ATOMIC_ALLOW_MODESET, 0); e != 0 {
+		t.Fatalf("modeset = %v", e)
+	}
+	s.settle()
+	return s
+}
+
+// modeset is the request that lights the CRTC with framebuffer fb.
+func (s *screen) modeset(fb uint32) atomicReq {
+	return atomicReq{}.with(scrCRTC, propActive, 1).with(scrCRTC, propModeID, uint64(s.modeBlob)).
+		with(scrConn, propCrtcID, scrCRTC).with(scrPrimary, propFbID, uint64(fb)).with(scrPrimary, propCrtcID, scrCRTC).
+		with(scrPrimary, propSrcW, 1024<<16).with(scrPrimary, propSrcH, 768<<16).
+		with(scrPrimary, propCrtcW, 1024).with(scrPrimary, propCrtcH, 768)
+}
+
+// flip is a nonblocking atomic flip to fb with an event.
+func (s *screen) flip(fb uint32, more atomicReq) errno.Errno {
+	r := more.with(scrPrimary, propFbID, uint64(fb))
+	e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_ATOMIC, s.atomic(r, DRM_MODE_ATOMIC_NONBLOCK|DRM_MODE_PAGE_FLIP_EVENT, uint64(fb)))
+	return e
+}
+
+// event reads one flip event: user data, timestamp in ns, sequence.
+func (s *screen) event() (userData uint64, ns int64, seq uint32, ok bool) {
+	f, _ := s.task.FDs.Get(s.card)
+	defer f.DecRef()
+	b, e := f.(*File).ReadEvents(vblankEventSize)
+	if e != 0 || len(b) != vblankEventSize {
+		return 0, 0, 0, false
+	}
+	if le.Uint32(b) != DRM_EVENT_FLIP_COMPLETE || le.Uint32(b[28:]) != scrCRTC {
+		s.t.Errorf("event type %d crtc %d; want FLIP_COMPLETE on %d", le.Uint32(b), le.Uint32(b[28:]), scrCRTC)
+	}
+	return le.Uint64(b[8:]), int64(le.Uint32(b[16:]))*1e9 + int64(le.Uint32(b[20:]))*1e3, le.Uint32(b[24:]), true
+}
+
+// scanouts lists what the device was told to show on scanout 0, in order.
+func (s *screen) scanouts() []uint32 {
+	var r []uint32
+	for _, ev := range s.rec.Of(timeline.ScanoutSet) {
+		if ev.Scanout == 0 {
+			r = append(r, ev.Resource)
+		}
+	}
+	return r
+}
+
+// The modeset lights the display at once; flips then land on vblanks one
+// mode period apart, each flushed to the device, its event carrying the
+// vblank count; a second nonblocking flip while one is pending is EBUSY.
+func TestFlipsFollowVblank(t *testing.T) {
+	s := newScreen(t, device.Config{})
+	if got := s.scanouts(); len(got) == 0 || got[len(got)-1] != s.res[0] {
+		t.Fatalf("after the modeset the device shows %v; want resource %d last", got, s.res[0])
+	}
+	start := s.drv.kms.outs[0].vbStart
+	if s.period < 16_000_000 || s.period > 17_000_000 {
+		t.Errorf("vblank period %d ns; want about 16.7 ms for 60 Hz", s.period)
+	}
+	// Half a frame later, flip: it is due at the next vblank.
+	s.clock.AdvanceTo(start + s.period/2)
+	flips := s.requests(device.VIRTIO_GPU_CMD_RESOURCE_FLUSH)
+	if e := s.flip(s.fb[1], atomicReq{}); e != 0 {
+		t.Fatalf("flip = %v", e)
+	}
+	if e := s.flip(s.fb[0], atomicReq{}); e != errno.EBUSY {
+		t.Errorf("second flip while one is pending = %v; want EBUSY", e)
+	}
+	if e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_PAGE_FLIP, cat(u32s(scrCRTC, s.fb[0], DRM_MODE_PAGE_FLIP_EVENT, 0), u64s(0))); e != errno.EBUSY {
+		t.Errorf("PAGE_FLIP while a flip is pending = %v; want EBUSY", e)
+	}
+	if _, _, _, ok := s.event(); ok {
+		t.Error("an event before the vblank")
+	}
+	s.settle()
+	ud, ns, seq, ok := s.event()
+	if !ok || ud != uint64(s.fb[1]) {
+		t.Fatalf("event %v user data %d; want the flip's (%d)", ok, ud, s.fb[1])
+	}
+	// Event times are in microseconds (struct timeval).
+	if ns < start+s.period-1000 || ns > start+s.period+1_000_000 {
+		t.Errorf("flip completed at %d; want just after the vblank at %d", ns, start+s.period)
+	}
+	if seq != 1 {
+		t.Errorf("event sequence %d; want 1 (the first vblank after the modeset)", seq)
+	}
+	if got := s.scanouts(); got[len(got)-1] != s.res[1] {
+		t.Errorf("the device shows %v; want resource %d last", got, s.res[1])
+	}
+	if n := s.requests(device.VIRTIO_GPU_CMD_RESOURCE_FLUSH) - flips; n != 1 {
+		t.Errorf("%d flushes for one flip; want 1", n)
+	}
+	if n := s.requests(device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D); n < 2 {
+		t.Errorf("%d transfers; want one per commit of a dumb buffer", n)
+	}
+	// A flip asked for right after a vblank waits for the next one.
+	s.clock.AdvanceTo(start + 2*s.period + 1)
+	if e := s.flip(s.fb[0], atomicReq{}); e != 0 {
+		t.Fatal(e)
+	}
+	s.settle()
+	if _, ns, seq, _ := s.event(); seq != 3 || ns < start+3*s.period-1000 {
+		t.Errorf("flip after vblank 2 completed at %d with sequence %d; want the vblank at %d, sequence 3", ns, seq, start+3*s.period)
+	}
+	// The flip reached the device only with the vblank.
+	for _, ev := range s.rec.Of(timeline.Request) {
+		if ev.Cmd == device.VIRTIO_GPU_CMD_SET_SCANOUT && ev.Time > start && (ev.Time-start)%s.period != 0 {
+			t.Errorf("SET_SCANOUT reached the device at %d, off the vblank grid (start %d, period %d)", ev.Time, start, s.period)
+		}
+	}
+}
+
+// A plane's IN_FENCE_FD holds the commit back until the fence signals;
+// the commit then lands on the next vblank, and its OUT_FENCE_PTR fence
+// signals with it, not before.
+func TestCommitWaitsForInFence(t *testing.T) {
+	s := newScreen(t, device.Config{})
+	tl := s.open(PathSwSync)
+	_, cf := s.ioctl(tl, fence.SW_SYNC_IOC_CREATE_FENCE, cat(u32s(1), make([]byte, 32), u32s(0)))
+	inFD := int32(u32at(cf, 36))
+	outPtr := s.proc.mem.put(u32s(0))
+	more := atomicReq{}.with(scrPrimary, propInFenceFD, uint64(inFD)).with(scrCRTC, propOutFencePtr, outPtr)
+	if e := s.flip(s.fb[1], more); e != 0 {
+		t.Fatalf("flip with an in-fence = %v", e)
+	}
+	out, ok := fence.SyncFileFence(s.task.FDs, int32(le.Uint32(s.proc.mem.get(outPtr, 4))))
+	if !ok {
+		t.Fatal("no out-fence fd")
+	}
+	before := len(s.scanouts())
+	s.clock.Advance(5 * s.period)
+	s.settle()
+	if _, _, _, got := s.event(); got || out.IsSignaled() || len(s.scanouts()) != before {
+		t.Fatalf("the commit went ahead of its in-fence (event %v, out-fence %v)", got, out.IsSignaled())
+	}
+	if e := s.flip(s.fb[0], atomicReq{}); e != errno.EBUSY {
+		t.Errorf("flip behind a commit waiting for its in-fence = %v; want EBUSY", e)
+	}
+	// The CRTC shows the new state already (the state was swapped in).
+	if u32at(getCRTC(s), 16) != s.fb[1] {
+		t.Error("GETCRTC does not report the committed framebuffer")
+	}
+	signalAt := s.clock.Now()
+	s.ioctl(tl, fence.SW_SYNC_IOC_INC, u32s(1))
+	s.settle()
+	_, ns, _, got := s.event()
+	if !got || !out.IsSignaled() {
+		t.Fatalf("after the in-fence: event %v, out-fence signalled %v; want both", got, out.IsSignaled())
+	}
+	ts, _ := out.Timestamp()
+	vb := s.drv.kms.outs[0].nextVblank(signalAt)
+	if ts < vb || ns < vb-1000 {
+		t.Errorf("out-fence at %d, event at %d; want both at or after the vblank at %d", ts, ns, vb)
+	}
+	if got := s.scanouts(); got[len(got)-1] != s.res[1] {
+		t.Errorf("device shows %v; want resource %d last", got, s.res[1])
+	}
+}
+
+func getCRTC(s *screen) []byte {
+	_, g := s.ioctl(s.card, DRM_IOCTL_MODE_GETCRTC, cat(u64s(0), u32s(0, scrCRTC), make([]byte, 88)))
+	return g
+}
+
+// The seed reviewer's end-to-end case: a render job's out-fence is the
+// display's in-fence. The flip lands on the first vblank after the job.
+func TestRenderFenceToDisplay(t *testing.T) {
+	s := newScreen(t, device.Config{Threading: device.WorkerPerRing})
+	render := s.open(PathRender)
+	if e := s.contextInit(render, VIRTGPU_CONTEXT_PARAM_CAPSET_ID, device.VIRTIO_GPU_CAPSET_FENCELAB, VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 1); e != 0 {
+		t.Fatal(e)
+	}
+	const cost = 40_000_000 // 40 ms: more than two frames
+	t0 := s.clock.Now()
+	e, jobFD := s.execbuf(render, exec{flags: VIRTGPU_EXECBUF_RING_IDX | VIRTGPU_EXECBUF_FENCE_FD_OUT, cmd: work(cost)})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	job, _ := fence.SyncFileFence(s.task.FDs, jobFD)
+	if e := s.flip(s.fb[1], atomicReq{}.with(scrPrimary, propInFenceFD, uint64(jobFD))); e != 0 {
+		t.Fatalf("flip behind the render job = %v", e)
+	}
+	s.settle()
+	done, _ := job.Timestamp()
+	_, ns, _, ok := s.event()
+	if !ok {
+		t.Fatal("no flip event")
+	}
+	vb := s.drv.kms.outs[0].nextVblank(done)
+	if done < t0+cost || ns < vb-1000 || ns > vb+1_000_000 {
+		t.Errorf("job done at %d (submitted %d), flip at %d; want the flip just after the vblank at %d", done, t0, ns, vb)
+	}
+}
+
+// A file that closes with its framebuffer on screen takes it off the
+// plane (the CRTC stays on, as in Linux), and its framebuffers, blobs and
+// buffers go away, but for the mode blob the lit CRTC still uses.
+func TestCloseReapsFramebuffers(t *testing.T) {
+	s := newScreen(t, device.Config{})
+	objs := func() int {
+		s.drv.kms.mu.Lock()
+		defer s.drv.kms.mu.Unlock()
+		return len(s.drv.kms.objs)
+	}
+	if n := objs(); n != 4 { // the EDID blob, the mode blob, two framebuffers
+		t.Fatalf("%d mode objects; want 4", n)
+	}
+	other := s.open(PathCard) // keeps the device open
+	s.block(func() errno.Errno { return s.task.FDs.Close(s.card) })
+	s.settle()
+	if n := objs(); n != 2 {
+		t.Errorf("%d mode objects after close; want the EDID blob and the mode in use", n)
+	}
+	k := s.drv.kms
+	if p := k.cfg.planes[0]; p.fb != nil || p.crtc != -1 || !k.cfg.crtcs[0].active {
+		t.Errorf("after close: plane fb %v crtc %d, CRTC active %v; want the plane off and the CRTC on", p.fb, p.crtc, k.cfg.crtcs[0].active)
+	}
+	s.drv.idMu.Lock()
+	left := len(s.drv.resIDs)
+	s.drv.idMu.Unlock()
+	if left != 0 {
+		t.Errorf("%d resources left; want none", left)
+	}
+	if got := s.scanouts(); got[len(got)-1] != 0 {
+		t.Errorf("the device still shows resource %d", got[len(got)-1])
+	}
+	s.task.FDs.Close(other)
+}
+
+// A file whose event space is used up cannot ask for more flip events.
+func TestFlipEventSpace(t *testing.T) {
+	s := newScreen(t, device.Config{})
+	f := s.fileOf(s.card)
+	f.evMu.Lock()
+	space := f.evSpace
+	f.evSpace = vblankEventSize - 1
+	f.evMu.Unlock()
+	if e := s.flip(s.fb[1], atomicReq{}); e != errno.ENOMEM {
+		t.Errorf("ATOMIC with an event and no event space = %v; want ENOMEM", e)
+	}
+	if e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_PAGE_FLIP, cat(u32s(scrCRTC, s.fb[1], DRM_MODE_PAGE_FLIP_EVENT, 0), u64s(0))); e != errno.ENOMEM {
+		t.Errorf("PAGE_FLIP with an event and no event space = %v; want ENOMEM", e)
+	}
+	f.evMu.Lock()
+	f.evSpace = space
+	f.evMu.Unlock()
+}

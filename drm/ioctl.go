@@ -55,6 +55,7 @@ var coreIoctls = func() (t [coreIoctlCount]ioctlDesc) {
 	add("DRM_IOCTL_MODE_MAP_DUMB", DRM_IOCTL_MODE_MAP_DUMB, 0, drmModeMapDumb)
 	// drm_mode_destroy_dumb is drm_gem_handle_delete, as GEM_CLOSE is.
 	add("DRM_IOCTL_MODE_DESTROY_DUMB", DRM_IOCTL_MODE_DESTROY_DUMB, 0, gemClose)
+	add("DRM_IOCTL_MODE_SETCRTC", DRM_IOCTL_MODE_SETCRTC, DRM_MASTER, kmsOnly(drmModeSetCRTC))
 	add("DRM_IOCTL_MODE_GETCONNECTOR", DRM_IOCTL_MODE_GETCONNECTOR, 0, kmsOnly(drmModeGetConnector))
 	add("DRM_IOCTL_MODE_GETPROPBLOB", DRM_IOCTL_MODE_GETPROPBLOB, 0, kmsOnly(drmModeGetPropBlob))
 	add("DRM_IOCTL_MODE_RMFB", DRM_IOCTL_MODE_RMFB, 0, kmsOnly(drmModeRmFB))

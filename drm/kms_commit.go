@@ -487,6 +487,11 @@ type commit struct {
 // state to swapping the new one in (DRM_MODESET_LOCK_ALL_BEGIN with an
 // interruptible acquire context): ERESTARTSYS if a signal comes first.
 func (k *kmsState) lock(ctx context.Context) errno.Errno {
+	select {
+	case k.modeset <- struct{}{}:
+		return 0
+	default:
+	}
 	var interrupted <-chan struct{}
 	if ctx != nil {
 		interrupted = ctx.Done()
@@ -1092,4 +1097,146 @@ func drmModePageFlip(f *File, t *Task, data []byte) errno.Errno {
 	u.event = flags&DRM_MODE_PAGE_FLIP_EVENT != 0
 	u.userData = le.Uint64(data[16:])
 	return f.drv.commit(f, t, u, DRM_MODE_ATOMIC_NONBLOCK)
+}
+
+// setCRTCSize is sizeof(struct drm_mode_crtc), SETCRTC's and GETCRTC's.
+const setCRTCSize = getCRTCSize
+
+// drmModeSetCRTC is drm_mode_setcrtc over drm_atomic_helper_set_config:
+// ERANGE for an origin past 16 bits, ENOENT for an unknown CRTC; with a
+// mode, the framebuffer (fb_id -1 keeps the current one: EINVAL if there
+// is none; ENOENT if unknown), EINVAL for aspect-ratio bits the client has
+// not allowed or a mode drm_mode_convert_umode refuses (ERANGE for a
+// clock past INT_MAX), EINVAL for a framebuffer the primary plane cannot
+// show, ENOSPC if the mode at (x, y) does not fit in it; EINVAL for a mode
+// without connectors or connectors without a mode, or more connectors
+// than exist; EFAULT or ENOENT reading them. Then one blocking commit:
+// the CRTC on with that mode and the primary plane covering it from
+// (x, y) of the framebuffer, the given connectors routed to it (and no
+// others), or without a mode the CRTC and its primary plane off.
+func drmModeSetCRTC(f *File, t *Task, data []byte) errno.Errno {
+	x, y := le.Uint32(data[20:]), le.Uint32(data[24:])
+	if x&0xffff0000 != 0 || y&0xffff0000 != 0 {
+		return errno.ERANGE
+	}
+	o, ok := f.drv.findOutput(le.Uint32(data[12:]), output.crtc)
+	if !ok {
+		return errno.ENOENT
+	}
+	k := f.drv.kms
+	if e := k.lock(t.Ctx); e != 0 {
+		return e
+	}
+	defer k.unlock()
+	withMode := le.Uint32(data[32:]) != 0
+	var fb *framebuffer
+	var mode []byte
+	count := le.Uint32(data[8:])
+	k.mu.Lock()
+	current := k.cfg.planes[2*o].fb
+	k.mu.Unlock()
+	if withMode {
+		if fbID := le.Uint32(data[16:]); fbID == 0xffffffff {
+			if fb = current; fb == nil {
+				return errno.EINVAL
+			}
+		} else {
+			k.mu.Lock()
+			fb = k.fb(fbID)
+			k.mu.Unlock()
+			if fb == nil {
+				return errno.ENOENT
+			}
+		}
+		mode = data[crtcModeOffset : crtcModeOffset+drmModeInfoSize]
+		f.kmsMu.Lock()
+		aspect := f.caps.aspectRatio
+		f.kmsMu.Unlock()
+		if !aspect && le.Uint32(mode[drmModeFlagsOff:])&DRM_MODE_FLAG_PIC_AR_MASK != 0 {
+			return errno.EINVAL
+		}
+		if e := validateMode(mode); e != 0 {
+			return e
+		}
+		if fb.format != DRM_FORMAT_XRGB8888 {
+			return errno.EINVAL
+		}
+		hd, vd := uint32(le.Uint16(mode[4:])), uint32(le.Uint16(mode[14:]))
+		if hd > fb.width || vd > fb.height || x > fb.width-hd || y > fb.height-vd {
+			return errno.ENOSPC
+		}
+	}
+	if withMode && count == 0 || !withMode && count > 0 {
+		return errno.EINVAL
+	}
+	if count > uint32(f.drv.outputs()) {
+		return errno.EINVAL
+	}
+	var conns []int
+	for i := range uint64(count) {
+		var b [4]byte
+		if t.Mem.CopyIn(le.Uint64(data)+4*i, b[:]) != 0 {
+			return errno.EFAULT
+		}
+		c, ok := f.drv.findOutput(le.Uint32(b[:]), output.connector)
+		if !ok {
+			return errno.ENOENT
+		}
+		conns = append(conns, int(c))
+	}
+	k.mu.Lock()
+	u := k.begin()
+	u.allowModeset = true
+	u.addCRTC(int(o))
+	u.addPlane(2 * int(o))
+	s, p := &u.new.crtcs[o], &u.new.planes[2*o]
+	if !withMode {
+		s.mode, s.active = nil, false
+		p.crtc, p.fb = -1, nil
+	} else {
+		um := userMode(mode)
+		if s.mode == nil || string(s.mode.data) != string(um) {
+			// The kernel makes a blob of the mode (the CRTC's MODE_ID); it
+			// goes away with the state that uses it.
+			s.mode = k.newBlob(um)
+			s.mode.refs = 0
+		}
+		s.active = true
+		hd, vd := uint32(le.Uint16(mode[4:])), uint32(le.Uint16(mode[14:]))
+		*p = planeState{fb: fb, crtc: int(o), crtcW: hd, crtcH: vd, srcX: x << 16, srcY: y << 16, srcW: hd << 16, srcH: vd << 16}
+	}
+	for c := range u.new.conns {
+		if u.new.conns[c] == int(o) {
+			u.addConnector(c)
+			u.new.conns[c] = -1
+		}
+	}
+	for _, c := range conns {
+		u.addConnector(c)
+		u.new.conns[c] = int(o)
+		u.addCRTC(int(o))
+	}
+	// Other CRTCs left with no connector are switched off.
+	for c := range u.new.crtcs {
+		if c == int(o) || u.crtcs&(1<<c) == 0 {
+			continue
+		}
+		routed := false
+		for _, to := range u.new.conns {
+			routed = routed || to == c
+		}
+		if !routed {
+			u.new.crtcs[c].mode, u.new.crtcs[c].active = nil, false
+		}
+	}
+	k.mu.Unlock()
+	e := f.drv.commit(f, t, u, 0)
+	if e != 0 && withMode {
+		k.mu.Lock()
+		if m := u.new.crtcs[o].mode; m != nil && m.refs == 0 {
+			delete(k.objs, m.id)
+		}
+		k.mu.Unlock()
+	}
+	return e
 }

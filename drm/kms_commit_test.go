@@ -454,3 +454,37 @@ func TestOracleKMSCommit(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAtomic sends hostile ATOMIC requests to a lit display: objects and
+// properties named from the real ones or at random, any values, any
+// flags. Every call must end with an errno (blocking ones too, with the
+// machine running), and closing everything must leave nothing alive.
+func FuzzAtomic(f *testing.F) {
+	f.Add(uint32(DRM_MODE_ATOMIC_NONBLOCK|DRM_MODE_PAGE_FLIP_EVENT), []byte{0, 16, 2, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(uint32(DRM_MODE_ATOMIC_ALLOW_MODESET), []byte{2, 22, 0, 0, 0, 0, 0, 0, 0, 0, 2, 23, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(uint32(0), []byte{0, 17, 255, 255, 255, 255, 255, 255, 255, 255})
+	f.Add(uint32(DRM_MODE_ATOMIC_TEST_ONLY), []byte{1, 8, 1, 0, 0, 0, 0, 0, 0, 0, 3, 20, 36, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, flags uint32, ops []byte) {
+		s := newScreen(t, device.Config{})
+		objs := []uint32{scrPrimary, 33, scrCRTC, scrConn, 38, s.fb[0], s.modeBlob, 9999}
+		values := []uint64{0, 1, uint64(s.fb[0]), uint64(s.fb[1]), scrCRTC, uint64(s.modeBlob), 1 << 32, 1<<64 - 1}
+		r := atomicReq{}
+		for i := 0; i+10 <= len(ops) && i < 400; i += 10 {
+			v := le.Uint64(ops[i+2:])
+			if v < uint64(len(values)) {
+				v = values[v]
+			}
+			r = r.with(objs[int(ops[i])%len(objs)], uint32(ops[i+1]), v)
+		}
+		e := s.commit(r, flags, 7)
+		if e > 4095 {
+			t.Fatalf("ATOMIC = %d, not an errno", e)
+		}
+		s.settle()
+		s.block(func() errno.Errno { s.task.FDs.CloseAll(); return 0 })
+		s.settle()
+		if l := s.drv.Domain().Live(); !l.Zero() {
+			t.Fatalf("after closing every fd, Live() = %+v", l)
+		}
+	})
+}

@@ -1,6 +1,10 @@
 package drm
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"fencelab/device"
@@ -299,4 +303,102 @@ func TestFlipEventSpace(t *testing.T) {
 	f.evMu.Lock()
 	f.evSpace = space
 	f.evMu.Unlock()
+}
+
+// TestOracleSetCRTC replays testdata/oracle/kms_setcrtc.c, legacy mode
+// setting by a client without the atomic cap, on a display the size of
+// the oracle's.
+func TestOracleSetCRTC(t *testing.T) {
+	raw, err := os.ReadFile("testdata/oracle/kms_setcrtc.linux.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMachineArena(t, device.Config{Displays: []device.Display{{Width: 1280, Height: 800}}}, 32<<20, 16<<20,
+		func(tr Transport) Transport { return tr })
+	c := kmsClient{m, m.open(PathCard)}
+	mem := c.proc.mem
+	var out strings.Builder
+	say := func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
+	modes := mem.put(make([]byte, 4*drmModeInfoSize))
+	c.ioctl(c.card, DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(4, 0, 0, 0, scrConn), make([]byte, 28)))
+	mode := mem.get(modes, drmModeInfoSize)
+	w, h := uint32(le.Uint16(mode[4:])), uint32(le.Uint16(mode[14:]))
+	addFB := func(w, h, format uint32) uint32 {
+		_, d := c.ioctl(c.card, DRM_IOCTL_MODE_CREATE_DUMB, u32s(h, w, 32, 0, 0, 0, 0, 0))
+		_, f := c.ioctl(c.card, DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, w, h, format, 0, u32at(d, 16), 0, 0, 0, u32at(d, 20)), make([]byte, 64)))
+		return u32at(f, 0)
+	}
+	fb, fbA, small := addFB(w, h, DRM_FORMAT_XRGB8888), addFB(w, h, DRM_FORMAT_ARGB8888), addFB(64, 64, DRM_FORMAT_XRGB8888)
+	conn := mem.put(u32s(scrConn))
+	setcrtc := func(crtc, fb, x, y uint32, m []byte, count uint32, conns uint64) errno.Errno {
+		valid := uint32(0)
+		if m != nil {
+			valid = 1
+		} else {
+			m = make([]byte, drmModeInfoSize)
+		}
+		return c.block(func() errno.Errno {
+			e, _ := c.ioctl(c.card, DRM_IOCTL_MODE_SETCRTC, cat(u64s(conns), u32s(count, crtc, fb, x, y, 0, valid), m))
+			return e
+		})
+	}
+	ar, bad := bytes.Clone(mode), bytes.Clone(mode)
+	le.PutUint32(ar[drmModeFlagsOff:], le.Uint32(ar[drmModeFlagsOff:])|3<<19) // 16:9
+	le.PutUint32(bad, 0)
+	say("setcrtc x 65536 -> errno=%d", setcrtc(scrCRTC, fb, 65536, 0, mode, 1, conn))
+	say("setcrtc unknown crtc -> errno=%d", setcrtc(9999, fb, 0, 0, mode, 1, conn))
+	say("setcrtc unknown fb -> errno=%d", setcrtc(scrCRTC, 9999, 0, 0, mode, 1, conn))
+	say("setcrtc aspect bits -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, ar, 1, conn))
+	say("setcrtc clock 0 -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, bad, 1, conn))
+	say("setcrtc ARGB fb -> errno=%d", setcrtc(scrCRTC, fbA, 0, 0, mode, 1, conn))
+	say("setcrtc small fb -> errno=%d", setcrtc(scrCRTC, small, 0, 0, mode, 1, conn))
+	say("setcrtc x 1 -> errno=%d", setcrtc(scrCRTC, fb, 1, 0, mode, 1, conn))
+	say("setcrtc no connectors -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, mode, 0, 0))
+	say("setcrtc connectors without mode -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, nil, 1, conn))
+	say("setcrtc 2 connectors -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, mode, 2, conn))
+	say("setcrtc connectors bad ptr -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, mode, 1, 0x10))
+	say("setcrtc unknown connector -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, mode, 1, mem.put(u32s(9999))))
+	say("setcrtc a crtc as connector -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, mode, 1, mem.put(u32s(scrCRTC))))
+	say("setcrtc -> errno=%d", setcrtc(scrCRTC, fb, 0, 0, mode, 1, conn))
+	s := &screen{kmsClient: c, t: t}
+	g := getCRTC(s)
+	gm := g[crtcModeOffset:]
+	same := le.Uint32(gm) == le.Uint32(mode) && le.Uint16(gm[10:]) == le.Uint16(mode[10:]) && le.Uint16(gm[20:]) == le.Uint16(mode[20:])
+	fbName := "?"
+	if u32at(g, 16) == fb {
+		fbName = "fb"
+	}
+	say("getcrtc -> fb=%s valid=%d mode='%s' same timings=%d", fbName, u32at(g, 32), bytes.TrimRight(gm[drmModeNameOff:drmModeNameOff+drmModeNameLen], "\x00"), b2i(same))
+	say("setcrtc fb -1 keeps -> errno=%d", setcrtc(scrCRTC, 0xffffffff, 0, 0, mode, 1, conn))
+	e, _ := c.ioctl(c.card, DRM_IOCTL_MODE_PAGE_FLIP, cat(u32s(scrCRTC, fb, DRM_MODE_PAGE_FLIP_EVENT, 0), u64s(5)))
+	say("page_flip -> errno=%d", e)
+	c.settle()
+	f := c.fileOf(c.card)
+	poll := b2i(f.Poll()&POLLIN != 0)
+	ev, _ := f.ReadEvents(64)
+	say("event -> poll=%d read=%d", poll, len(ev))
+	say("setcrtc off -> errno=%d", setcrtc(scrCRTC, 0, 0, 0, nil, 0, 0))
+	g = getCRTC(s)
+	_, gp := c.ioctl(c.card, DRM_IOCTL_MODE_GETPLANE, u32s(scrPrimary, 0, 0, 0, 0, 0, 0, 0))
+	_, ge := c.ioctl(c.card, DRM_IOCTL_MODE_GETENCODER, u32s(38, 0, 0, 0, 0))
+	say("after off -> crtc fb=%d valid=%d plane crtc=%d fb=%d encoder crtc=%d", u32at(g, 16), u32at(g, 32), u32at(gp, 4), u32at(gp, 8), u32at(ge, 8))
+	say("setcrtc fb -1 with none -> errno=%d", setcrtc(scrCRTC, 0xffffffff, 0, 0, mode, 1, conn))
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_PAGE_FLIP, cat(u32s(scrCRTC, fb, DRM_MODE_PAGE_FLIP_EVENT, 0), u64s(5)))
+	say("page_flip off -> errno=%d", e)
+	c.block(func() errno.Errno { c.teardown(); return 0 })
+	if got, want := out.String(), string(raw); got != want {
+		gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+		for i := range max(len(gl), len(wl)) {
+			if i >= len(gl) || i >= len(wl) || gl[i] != wl[i] {
+				t.Errorf("line %d:\n fencelab %q\n    linux %q", i+1, at(gl, i), at(wl, i))
+			}
+		}
+	}
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
 }

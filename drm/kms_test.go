@@ -178,6 +178,7 @@ func TestOracleKMS(t *testing.T) {
 		return c.ioctl(c.card, DRM_IOCTL_MODE_CREATE_DUMB, cat(u32s(h, w, bpp, flags, handle, pitch), u64s(size)))
 	}
 	e, d := dumb(640, 480, 32, 0, 0, 0, 0)
+	d640 := d
 	check(fmt.Sprintf("create_dumb 640x480x32 -> errno=%d handle=%d pitch=%d size=%d", e, u32at(d, 16), u32at(d, 20), le.Uint64(d[24:])))
 	fb := u32at(d, 16)
 	e, out = c.ioctl(c.card, DRM_IOCTL_MODE_MAP_DUMB, u32s(fb, 0, 0, 0))
@@ -203,9 +204,23 @@ func TestOracleKMS(t *testing.T) {
 	check(fmt.Sprintf("map_dumb destroyed -> errno=%d", e))
 	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_MAP_DUMB, u32s(fb, 1, 0, 0))
 	check(fmt.Sprintf("map_dumb pad=1 -> errno=%d", e))
+	// Framebuffers. Linux's first is 43 (fbcon holds 40, and its mode
+	// and damage blobs 41 and 42); fencelab's is 40, the first id after the
+	// EDID blob.
+	noFbcon = strings.NewReplacer("fb_id=43", "fb_id=40")
+	e, f2 := c.ioctl(c.card, DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 640, 480, DRM_FORMAT_XRGB8888, 0, fb, 0, 0, 0, u32at(d640, 20)), make([]byte, 64)))
+	check(fmt.Sprintf("addfb2 -> errno=%d fb_id=%d", e, u32at(f2, 0)))
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 640, 480, fourcc("R8  "), 0, fb, 0, 0, 0, u32at(d640, 20)), make([]byte, 64)))
+	check(fmt.Sprintf("addfb2 R8 -> errno=%d", e))
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_RMFB, u32s(9999))
+	check(fmt.Sprintf("rmfb unknown -> errno=%d", e))
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_RMFB, u32s(u32at(f2, 0)))
+	check(fmt.Sprintf("rmfb -> errno=%d", e))
 	// The oracle then turned fbcon's CRTC off: from there on Linux's state
 	// is fencelab's, with no rewriting. An off CRTC leaves the caller's
 	// junk in the mode and count_connectors.
+	e, _ = c.ioctl(c.card, DRM_IOCTL_MODE_SETCRTC, cat(u64s(0), u32s(0, 36), make([]byte, getCRTCSize-16)))
+	check(fmt.Sprintf("setcrtc off -> errno=%d", e))
 	junk := bytes.Repeat([]byte{0xaa}, getCRTCSize)
 	le.PutUint32(junk[12:], 36)
 	e, g := c.ioctl(c.card, DRM_IOCTL_MODE_GETCRTC, junk)
@@ -217,6 +232,8 @@ func TestOracleKMS(t *testing.T) {
 	check(fmt.Sprintf("getplane off -> errno=%d crtc=%d fb=%d", e, u32at(p, 4), u32at(p, 8)))
 	e, enc = c.ioctl(c.card, DRM_IOCTL_MODE_GETENCODER, u32s(38, 0, 0, 0, 0))
 	check(fmt.Sprintf("getencoder off -> errno=%d crtc=%d", e, u32at(enc, 8)))
+	e, gc := c.ioctl(c.card, DRM_IOCTL_MODE_GETCONNECTOR, cat(make([]byte, 48), u32s(37), make([]byte, 28)))
+	check(fmt.Sprintf("getconnector off -> errno=%d enc_id=%d", e, u32at(gc, 44)))
 	render := c.open(PathRender)
 	e, _ = c.ioctl(render, DRM_IOCTL_MODE_CREATE_DUMB, cat(u32s(1, 1, 32, 0, 0, 0), u64s(0)))
 	check(fmt.Sprintf("create_dumb on render -> errno=%d", e))

@@ -248,6 +248,14 @@ func FuzzIoctl(f *testing.F) {
 	f.Add(uint8(1), DRM_IOCTL_MODE_OBJ_GETPROPERTIES, make([]byte, 32))
 	f.Add(uint8(1), DRM_IOCTL_MODE_GETPROPERTY, make([]byte, 64))
 	f.Add(uint8(1), DRM_IOCTL_SET_CLIENT_CAP, []byte{3, 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add(uint8(1), DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 64, 64, DRM_FORMAT_XRGB8888, 0, 1, 0, 0, 0, 256), make([]byte, 64)))
+	f.Add(uint8(1), DRM_IOCTL_MODE_RMFB, u32s(40))
+	f.Add(uint8(1), DRM_IOCTL_MODE_GETCONNECTOR, cat(make([]byte, 48), u32s(37), make([]byte, 28)))
+	f.Add(uint8(1), DRM_IOCTL_MODE_GETPROPBLOB, u32s(39, 128, 0x10, 0))
+	f.Add(uint8(1), DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(0x10), u32s(68, 0)))
+	f.Add(uint8(1), DRM_IOCTL_MODE_DESTROYPROPBLOB, u32s(39))
+	f.Add(uint8(1), DRM_IOCTL_MODE_PAGE_FLIP, cat(u32s(36, 40, 1, 0), u64s(0)))
+	f.Add(uint8(1), DRM_IOCTL_MODE_ATOMIC, make([]byte, 56))
 	f.Fuzz(func(t *testing.T, which uint8, req uint32, arg []byte) {
 		m := newMachineSized(t, device.Config{}, arenaBase+arenaSize)
 		p := m.proc

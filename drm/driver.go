@@ -19,13 +19,12 @@
 // The driver reaches its virtio-gpu device only through virtqueues in
 // guest memory ([Driver.Probe], virtgpu.go). It has every virtgpu ioctl:
 // GETPARAM, GET_CAPS, CONTEXT_INIT, the resource and GEM ioctls (gem.go),
-// PRIME (prime.go) and the seed's EXECBUFFER (execbuffer.go). Of the KMS
-// subset on card0 (kms.go) it has SET_CLIENT_CAP and the object getters
-// GETRESOURCES, GETCRTC, GETENCODER, GETPLANERESOURCES and GETPLANE,
-// properties (kms_props.go) and dumb buffers; still to come (issue 4) are
-// GETCONNECTOR (modes from EDID), framebuffers, mode setting, page flips
-// and atomic commits, whose Linux reference is
-// testdata/oracle/kms.linux.txt.
+// PRIME (prime.go) and the seed's EXECBUFFER (execbuffer.go). On card0 it
+// has the KMS subset: the object getters (kms.go), properties
+// (kms_props.go), connectors and property blobs (kms_state.go), dumb
+// buffers and framebuffers (kms_fb.go), and SETCRTC, PAGE_FLIP and ATOMIC
+// with in- and out-fences, paced by a vblank at the mode's refresh rate
+// (kms_commit.go). Linux references: testdata/oracle/kms*.linux.txt.
 package drm
 
 import (

@@ -402,3 +402,41 @@ func at(s []string, i int) string {
 	}
 	return ""
 }
+
+// Without EDID a connector has Linux's DMT list and a CVT mode of the
+// display's size, preferred, in Linux's order: replayed for every
+// display size the oracle was asked about.
+func TestNoEDIDModes(t *testing.T) {
+	for file, size := range map[string][2]uint32{
+		"noedid_modes.linux.txt": {1280, 800}, "noedid_modes_1024x768.linux.txt": {1024, 768},
+		"noedid_modes_1366x768.linux.txt": {1366, 768}, "noedid_modes_1920x1080.linux.txt": {1920, 1080},
+		"noedid_modes_800x600.linux.txt": {800, 600},
+	} {
+		raw, err := os.ReadFile("testdata/oracle/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := kmsClientFor(t, device.Config{Features: device.DefaultFeatures &^ (1 << device.VIRTIO_GPU_F_EDID),
+			Displays: []device.Display{{Width: size[0], Height: size[1]}}})
+		mem := c.proc.mem
+		modes := mem.put(make([]byte, 128*drmModeInfoSize))
+		_, gc := c.ioctl(c.card, DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(128, 0, 0, 0, scrConn), make([]byte, 28)))
+		var out strings.Builder
+		n := u32at(gc, 32)
+		fmt.Fprintf(&out, "count=%d mm=%dx%d\n", n, u32at(gc, 64), u32at(gc, 68))
+		for i := range uint64(min(n, 128)) {
+			m := mem.get(modes+i*drmModeInfoSize, drmModeInfoSize)
+			u16 := func(off int) uint16 { return le.Uint16(m[off:]) }
+			fmt.Fprintf(&out, "%d %d %d %d %d %d %d %d %d %d %d %d %s %s %s\n", le.Uint32(m), u16(4), u16(6), u16(8), u16(10), u16(12),
+				u16(14), u16(16), u16(18), u16(20), u16(22), le.Uint32(m[24:]), cHex(uint64(le.Uint32(m[28:]))), cHex(uint64(le.Uint32(m[32:]))),
+				bytes.TrimRight(m[drmModeNameOff:], "\x00"))
+		}
+		got, want := strings.Split(out.String(), "\n"), strings.Split(string(raw), "\n")
+		for i := range max(len(got), len(want)) {
+			if at(got, i) != at(want, i) {
+				t.Errorf("%s line %d:\n fencelab %q\n    linux %q", file, i+1, at(got, i), at(want, i))
+			}
+		}
+		c.teardown()
+	}
+}

@@ -393,14 +393,13 @@ const (
 )
 
 // connectorModes is virtio_gpu_conn_get_modes and the probe helper's
-// validation for one output. With an EDID its detailed timings are the
-// modes (drm_mode_detailed; fencelab's device describes its display with
-// one detailed timing and nothing else, so established and standard
-// timings are not decoded). Without one, Linux lists every DMT mode up to
-// 61 Hz plus a CVT mode for the display; fencelab lists the display's
-// own mode only, with the timing its EDID would carry (a documented
-// difference). The preferred mode must be within 16 pixels of the
-// display's size (virtio_gpu_conn_mode_valid) and no side may pass 8192.
+// validation and sort for one output. With an EDID its detailed timings
+// are the modes (drm_mode_detailed; fencelab's device describes its
+// display with one detailed timing and nothing else, so established and
+// standard timings are not decoded); without one (or with an EDID giving
+// none) the DMT modes and a CVT mode of the display (kms_modes.go). A
+// preferred mode must be 1024×768 or within 16 pixels of the display's
+// size (virtio_gpu_conn_mode_valid), and no side may pass 8192.
 func connectorModes(c *crtc, edid []byte) [][]byte {
 	var modes [][]byte
 	if validEDID(edid) {
@@ -413,18 +412,8 @@ func connectorModes(c *crtc, edid []byte) [][]byte {
 			}
 		}
 	}
-	if len(modes) == 0 && c.width != 0 && c.height != 0 {
-		d := make([]byte, 18)
-		const hblank, hso, hsp, vblank, vso, vsp = 160, 48, 32, 23, 3, 6
-		clock := (uint64(c.width) + hblank) * (uint64(c.height) + vblank) * 60 / 10000
-		d[0], d[1] = byte(clock), byte(clock>>8)
-		d[2], d[3], d[4] = byte(c.width), hblank, byte(c.width>>8&0xf)<<4
-		d[5], d[6], d[7] = byte(c.height), vblank, byte(c.height>>8&0xf)<<4
-		d[8], d[9], d[10], d[17] = hso, hsp, vso<<4|vsp, 0x18
-		if m := detailedMode(d); m != nil {
-			le.PutUint32(m[drmModeTypeOff:], le.Uint32(m[drmModeTypeOff:])|DRM_MODE_TYPE_PREFERRED)
-			modes = append(modes, m)
-		}
+	if len(modes) == 0 {
+		modes = noEDIDModes(c.width, c.height)
 	}
 	modes = slices.DeleteFunc(modes, func(m []byte) bool {
 		h, v := uint32(le.Uint16(m[4:])), uint32(le.Uint16(m[14:]))
@@ -436,6 +425,7 @@ func connectorModes(c *crtc, edid []byte) [][]byte {
 		}
 		return !(h <= c.width && h+16 >= c.width && v <= c.height && v+16 >= c.height)
 	})
+	sortModes(modes)
 	return modes
 }
 

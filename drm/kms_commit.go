@@ -29,20 +29,19 @@ import (
 const (
 	atomicSize = 56
 
-	DRM_MODE_PAGE_FLIP_EVENT            = 0x01
-	DRM_MODE_PAGE_FLIP_ASYNC            = 0x02
-	DRM_MODE_PAGE_FLIP_TARGET_ABS       = 0x04
-	DRM_MODE_PAGE_FLIP_TARGET_REL       = 0x08
-	DRM_MODE_PAGE_FLIP_TARGET           = DRM_MODE_PAGE_FLIP_TARGET_ABS | DRM_MODE_PAGE_FLIP_TARGET_REL
-	DRM_MODE_PAGE_FLIP_FLAGS            = DRM_MODE_PAGE_FLIP_EVENT | DRM_MODE_PAGE_FLIP_ASYNC | DRM_MODE_PAGE_FLIP_TARGET
-	DRM_MODE_ATOMIC_TEST_ONLY           = 0x0100
-	DRM_MODE_ATOMIC_NONBLOCK            = 0x0200
-	DRM_MODE_ATOMIC_ALLOW_MODESET       = 0x0400
-	drmModeAtomicFlags                  = DRM_MODE_PAGE_FLIP_EVENT | DRM_MODE_PAGE_FLIP_ASYNC | DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_ATOMIC_ALLOW_MODESET
-	pageFlipSize                        = 24 // struct drm_mode_crtc_page_flip_target
-	DRM_EVENT_FLIP_COMPLETE             = 0x02
-	vblankEventSize                     = 32 // struct drm_event_vblank
-	commitStallTimeout            int64 = 10e9
+	DRM_MODE_PAGE_FLIP_EVENT      = 0x01
+	DRM_MODE_PAGE_FLIP_ASYNC      = 0x02
+	DRM_MODE_PAGE_FLIP_TARGET_ABS = 0x04
+	DRM_MODE_PAGE_FLIP_TARGET_REL = 0x08
+	DRM_MODE_PAGE_FLIP_TARGET     = DRM_MODE_PAGE_FLIP_TARGET_ABS | DRM_MODE_PAGE_FLIP_TARGET_REL
+	DRM_MODE_PAGE_FLIP_FLAGS      = DRM_MODE_PAGE_FLIP_EVENT | DRM_MODE_PAGE_FLIP_ASYNC | DRM_MODE_PAGE_FLIP_TARGET
+	DRM_MODE_ATOMIC_TEST_ONLY     = 0x0100
+	DRM_MODE_ATOMIC_NONBLOCK      = 0x0200
+	DRM_MODE_ATOMIC_ALLOW_MODESET = 0x0400
+	drmModeAtomicFlags            = DRM_MODE_PAGE_FLIP_EVENT | DRM_MODE_PAGE_FLIP_ASYNC | DRM_MODE_ATOMIC_TEST_ONLY | DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_ATOMIC_ALLOW_MODESET
+	pageFlipSize                  = 24 // struct drm_mode_crtc_page_flip_target
+	DRM_EVENT_FLIP_COMPLETE       = 0x02
+	vblankEventSize               = 32 // struct drm_event_vblank
 )
 
 // update is a drm_atomic_state being built: the new configuration, which
@@ -57,6 +56,40 @@ type update struct {
 	signaling                bool // events and out-fences are made (not TEST_ONLY)
 	userData                 uint64
 	needsModeset, modeChange uint32 // per CRTC, filled by check
+	// held are the framebuffers and blobs the request named, referenced
+	// until the commit has taken its own (or failed), so that a
+	// concurrent RMFB or DESTROYPROPBLOB cannot free them under it.
+	held []any
+}
+
+// hold takes a reference to a framebuffer or blob for the update, with
+// k.mu held.
+func (u *update) hold(x any) {
+	switch v := x.(type) {
+	case *framebuffer:
+		u.k.ref(v)
+	case *propBlob:
+		u.k.refBlob(v)
+	}
+	u.held = append(u.held, x)
+}
+
+// release drops the update's references; a framebuffer whose last
+// reference this was takes its buffer with it.
+func (u *update) release() {
+	k := u.k
+	k.mu.Lock()
+	for _, x := range u.held {
+		switch v := x.(type) {
+		case *framebuffer:
+			k.unref(v)
+		case *propBlob:
+			k.unrefBlob(v)
+		}
+	}
+	u.held = nil
+	k.mu.Unlock()
+	k.reap()
 }
 
 func (k *kmsState) begin() *update {
@@ -81,58 +114,79 @@ func (u *update) addConnector(o int) {
 	u.addCRTC(u.new.conns[o])
 }
 
-// propValid is drm_property_change_valid_get: immutable properties cannot
+// value is drm_property_change_valid_get: immutable properties cannot
 // be set; a range or enum value must be in range; an object or blob value
-// must name an existing one of the right type (0 is none).
-func (u *update) propValid(p property, v uint64) bool {
+// (an id, so its low 32 bits, as Linux's lookups take a u32) must name an
+// existing one of the right type, or be 0 for none. A framebuffer or blob
+// found is returned, held for the update.
+func (u *update) value(p property, v uint64) (any, bool) {
+	k := u.k
 	switch {
 	case p.flags&DRM_MODE_PROP_IMMUTABLE != 0:
-		return false
-	case p.flags&DRM_MODE_PROP_RANGE != 0 && p.flags&DRM_MODE_PROP_SIGNED_RANGE != DRM_MODE_PROP_SIGNED_RANGE:
-		return v >= p.values[0] && v <= p.values[1]
+		return nil, false
 	case p.flags&DRM_MODE_PROP_SIGNED_RANGE == DRM_MODE_PROP_SIGNED_RANGE:
-		return int64(v) >= int64(p.values[0]) && int64(v) <= int64(p.values[1])
+		return nil, int64(v) >= int64(p.values[0]) && int64(v) <= int64(p.values[1])
+	case p.flags&DRM_MODE_PROP_RANGE != 0:
+		return nil, v >= p.values[0] && v <= p.values[1]
 	case p.flags&DRM_MODE_PROP_BLOB != 0:
-		return v == 0 || v <= math.MaxUint32 && u.k.blob(uint32(v)) != nil
-	case p.flags&DRM_MODE_PROP_OBJECT != 0:
-		if v == 0 {
-			return true
+		if uint32(v) == 0 {
+			return (*propBlob)(nil), true
 		}
-		if v > math.MaxUint32 {
-			return false
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		b := k.blob(uint32(v))
+		if b == nil {
+			return nil, false
+		}
+		u.hold(b)
+		return b, true
+	case p.flags&DRM_MODE_PROP_OBJECT != 0:
+		if uint32(v) == 0 {
+			return nil, true
 		}
 		if p.values[0] == DRM_MODE_OBJECT_FB {
-			return u.k.fb(uint32(v)) != nil
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			fb := k.fb(uint32(v))
+			if fb == nil {
+				return nil, false
+			}
+			u.hold(fb)
+			return fb, true
 		}
-		return u.k.drv.objectType(uint32(v)) == uint32(p.values[0])
+		return nil, k.drv.objectType(uint32(v)) == uint32(p.values[0])
 	}
 	for _, x := range p.values {
 		if x == v {
-			return true
+			return nil, true
 		}
 	}
-	return false
+	return nil, false
 }
 
 // setProperty is drm_atomic_set_property for property id (already known
-// to be attached to object obj) with value v.
+// to be attached to object obj) with value v. It runs with the modeset
+// lock held but not k.mu: it may read guest memory and fds.
 func (u *update) setProperty(t *Task, obj, id uint32, v uint64) errno.Errno {
 	drv := u.k.drv
 	p, _ := drv.findProperty(id)
-	if !u.propValid(p, v) {
+	ref, ok := u.value(p, v)
+	if !ok {
 		return errno.EINVAL
+	}
+	crtcOf := func(v uint64) int {
+		if uint32(v) == 0 {
+			return -1
+		}
+		co, _ := drv.findOutput(uint32(v), output.crtc)
+		return int(co)
 	}
 	if o, ok := drv.findOutput(obj, output.connector); ok {
 		u.addConnector(int(o))
 		switch id {
 		case propCrtcID:
-			c := -1
-			if v != 0 {
-				co, _ := drv.findOutput(uint32(v), output.crtc)
-				c = int(co)
-			}
-			u.new.conns[o] = c
-			u.addCRTC(c)
+			u.new.conns[o] = crtcOf(v)
+			u.addCRTC(u.new.conns[o])
 		case propDPMS:
 			return errno.EINVAL // legacy only
 		case propLinkStatus:
@@ -149,7 +203,7 @@ func (u *update) setProperty(t *Task, obj, id uint32, v uint64) errno.Errno {
 		case propActive:
 			s.active = v != 0
 		case propModeID:
-			b := u.k.blob(uint32(v))
+			b, _ := ref.(*propBlob)
 			if b == s.mode {
 				return 0
 			}
@@ -187,13 +241,9 @@ func (u *update) setProperty(t *Task, obj, id uint32, v uint64) errno.Errno {
 	s := &u.new.planes[pi]
 	switch id {
 	case propFbID:
-		s.fb = u.k.fb(uint32(v))
+		s.fb, _ = ref.(*framebuffer)
 	case propCrtcID:
-		s.crtc = -1
-		if v != 0 {
-			co, _ := drv.findOutput(uint32(v), output.crtc)
-			s.crtc = int(co)
-		}
+		s.crtc = crtcOf(v)
 		u.addCRTC(s.crtc)
 	case propCrtcX:
 		s.crtcX = int32(v)
@@ -212,11 +262,11 @@ func (u *update) setProperty(t *Task, obj, id uint32, v uint64) errno.Errno {
 	case propSrcH:
 		s.srcH = uint32(v)
 	case propInFenceFD:
-		if int64(v) == -1 {
-			return 0
-		}
 		if s.inFence != nil {
 			return errno.EINVAL
+		}
+		if int64(v) == -1 {
+			return 0
 		}
 		f, ok := fence.SyncFileFence(t.FDs, int32(v))
 		if !ok {
@@ -224,7 +274,7 @@ func (u *update) setProperty(t *Task, obj, id uint32, v uint64) errno.Errno {
 		}
 		s.inFence = f
 	case propFbDamageClips:
-		b := u.k.blob(uint32(v))
+		b, _ := ref.(*propBlob)
 		if b != nil && len(b.data)%16 != 0 {
 			return errno.EINVAL
 		}
@@ -335,6 +385,23 @@ func (u *update) check() errno.Errno {
 			return errno.EINVAL // enabled/connectors mismatch
 		}
 	}
+	// A CRTC that needs a modeset brings in its connectors and the planes
+	// on it (drm_atomic_add_affected_connectors/_planes).
+	for o := range n {
+		if u.needsModeset&(1<<o) == 0 {
+			continue
+		}
+		for c := range u.new.conns {
+			if u.old.conns[c] == o || u.new.conns[c] == o {
+				u.conns |= 1 << c
+			}
+		}
+		for p := range u.new.planes {
+			if u.old.planes[p].crtc == o {
+				u.planes |= 1 << p
+			}
+		}
+	}
 	// drm_atomic_helper_check_planes: virtio_gpu_plane_atomic_check.
 	for p := range u.new.planes {
 		if u.planes&(1<<p) == 0 || u.new.planes[p].fb == nil {
@@ -381,7 +448,7 @@ func (u *update) checkPlaneState(p int) errno.Errno {
 	if cx1 >= cx2 || cy1 >= cy2 {
 		return 0 // not visible
 	}
-	if p%2 == 0 && (cx1 != 0 || cy1 != 0 || cx2 != w || cy2 != h || x1 != 0 || y1 != 0 || x2 != w || y2 != h) {
+	if p%2 == 0 && (cx1 != 0 || cy1 != 0 || cx2 != w || cy2 != h) {
 		return errno.EINVAL // the primary plane must cover the entire CRTC
 	}
 	return 0
@@ -407,19 +474,21 @@ func drmModeAtomic(f *File, t *Task, data []byte) errno.Errno {
 	defer k.unlock()
 	k.mu.Lock()
 	u := k.begin()
+	k.mu.Unlock()
 	u.allowModeset = flags&DRM_MODE_ATOMIC_ALLOW_MODESET != 0
 	u.event = flags&DRM_MODE_PAGE_FLIP_EVENT != 0
 	u.userData = le.Uint64(data[48:])
-	e := u.parse(f, t, count, objsPtr, countsPtr, propsPtr, valuesPtr)
-	k.mu.Unlock()
-	if e != 0 {
+	if e := u.parse(f, t, count, objsPtr, countsPtr, propsPtr, valuesPtr); e != 0 {
+		u.release()
 		return e
 	}
 	return f.drv.commit(f, t, u, flags)
 }
 
 // parse reads the objects and properties of an ATOMIC request and sets
-// them, stopping at the first failure.
+// them, stopping at the first failure. The modeset lock keeps the
+// committed state still meanwhile; k.mu is not held, as reading guest
+// memory and fds may drop a file's last reference.
 func (u *update) parse(f *File, t *Task, count uint32, objsPtr, countsPtr, propsPtr, valuesPtr uint64) errno.Errno {
 	drv := u.k.drv
 	copied := uint64(0)
@@ -429,7 +498,7 @@ func (u *update) parse(f *File, t *Task, count uint32, objsPtr, countsPtr, props
 			return errno.EFAULT
 		}
 		obj := le.Uint32(b[:])
-		attached, _, ok := drv.propsOfLocked(obj)
+		attached, _, ok := drv.propsOf(obj)
 		if drv.objectType(obj) == 0 || !ok {
 			return errno.ENOENT
 		}
@@ -476,11 +545,13 @@ type flipEvent struct {
 
 // commit is a swapped-in update on its way to the screen.
 type commit struct {
-	u       *update
-	events  []*flipEvent
-	pending int // in-fences and flushes not yet signalled
-	when    int64
-	done    chan struct{}
+	u           *update
+	completed   bool        // guarded by k.mu
+	stopTimeout func() bool // cancels the flush timeout
+	events      []*flipEvent
+	pending     int // in-fences and flushes not yet signalled
+	when        int64
+	done        chan struct{}
 }
 
 // lock takes the modeset locks for a whole commit, from reading the
@@ -512,6 +583,7 @@ func (k *kmsState) unlock() { <-k.modeset }
 // it all succeeded (complete_signaling), and otherwise -1 is written
 // through their pointers.
 func (drv *Driver) commit(f *File, t *Task, u *update, flags uint32) errno.Errno {
+	defer u.release()
 	k := drv.kms
 	cm := &commit{u: u, done: make(chan struct{})}
 	testOnly := flags&DRM_MODE_ATOMIC_TEST_ONLY != 0
@@ -549,12 +621,12 @@ func (drv *Driver) commit(f *File, t *Task, u *update, flags uint32) errno.Errno
 					ev.file = f
 				}
 				if ptr != 0 {
+					ev.out = drv.newCRTCFence(o)
 					fd, e := t.FDs.Reserve()
 					if e != 0 {
 						return fail(e)
 					}
 					ev.fd = fd
-					ev.out = drv.newCRTCFence(o)
 					ev.sync = drv.d.NewSyncFile(ev.out)
 					if t.Mem.CopyOut(ptr, le.AppendUint32(nil, uint32(fd))) != 0 {
 						return fail(errno.EFAULT)
@@ -602,8 +674,8 @@ func (drv *Driver) commit(f *File, t *Task, u *update, flags uint32) errno.Errno
 
 // stall is drm_atomic_helper_setup_commit's wait for the previous commit
 // on each CRTC of the update: a nonblocking commit is EBUSY while one is
-// pending; a blocking one waits for it, up to 10 s (EBUSY), or until a
-// signal (ERESTARTSYS).
+// pending; a blocking one waits for it (Linux logs after 10 s and goes
+// on waiting), until a signal (ERESTARTSYS).
 func (drv *Driver) stall(t *Task, u *update, nonblock bool) errno.Errno {
 	k := drv.kms
 	for o := range len(u.new.crtcs) {
@@ -619,19 +691,13 @@ func (drv *Driver) stall(t *Task, u *update, nonblock bool) errno.Errno {
 		if nonblock {
 			return errno.EBUSY
 		}
-		timeout := make(chan struct{})
-		stop := drv.d.Clock().AfterFunc(drv.d.Now()+commitStallTimeout, func() { close(timeout) })
 		var interrupted <-chan struct{}
 		if t.Ctx != nil {
 			interrupted = t.Ctx.Done()
 		}
 		select {
 		case <-busy.done:
-			stop()
-		case <-timeout:
-			return errno.EBUSY
 		case <-interrupted:
-			stop()
 			return errno.ERESTARTSYS
 		}
 	}
@@ -676,13 +742,19 @@ func (drv *Driver) swap(cm *commit) {
 		if u.crtcs&(1<<o) != 0 {
 			k.refBlob(u.new.crtcs[o].mode)
 			k.outs[o].busy = cm
-			// drm_atomic_helper_update_legacy_modeset_state: a routed
-			// connector's DPMS follows its CRTC.
-			if u.new.conns[o] == o {
-				k.outs[o].dpms = 3
-				if u.new.crtcs[o].active {
-					k.outs[o].dpms = 0
-				}
+		}
+	}
+	// drm_atomic_helper_update_legacy_modeset_state: a connector taken off
+	// its CRTC is Off; one on a CRTC that had a modeset follows it.
+	for c := range u.new.conns {
+		if u.conns&(1<<c) == 0 {
+			continue
+		}
+		to := u.new.conns[c]
+		if to < 0 && u.old.conns[c] >= 0 || to >= 0 && u.needsModeset&(1<<to) != 0 {
+			k.outs[c].dpms = 3 // DRM_MODE_DPMS_OFF
+			if to >= 0 && u.new.crtcs[to].active {
+				k.outs[c].dpms = 0
 			}
 		}
 	}
@@ -778,7 +850,7 @@ func (drv *Driver) program(cm *commit) {
 			reqs = append(reqs, setScanout(o, 0, rect{0, 0, uint32(le.Uint16(m[4:])), uint32(le.Uint16(m[14:]))}))
 		}
 	}
-	flushes, rescan := 0, false
+	flushes, rescanned := 0, uint32(0)
 	for p := range u.new.planes {
 		if u.planes&(1<<p) == 0 || p%2 == 1 {
 			continue // cursor planes reach the device in a later change
@@ -786,7 +858,9 @@ func (drv *Driver) program(cm *commit) {
 		r, n, setsScanout := drv.planeUpdate(p/2, u)
 		reqs = append(reqs, r...)
 		flushes += n
-		rescan = rescan || setsScanout
+		if setsScanout {
+			rescanned |= 1 << (p / 2)
+		}
 	}
 	cm.pending = flushes
 	queued, notify := drv.tryQueueAll(reqs, func() { drv.flushed(cm) })
@@ -808,7 +882,7 @@ func (drv *Driver) program(cm *commit) {
 		c := k.outs[o]
 		// A plane update that set the scanout consumed the CRTC's pending
 		// modeset; a CRTC flush that needs one marks it for the next.
-		if rescan && u.planes&(1<<(2*o)) != 0 {
+		if rescanned&(1<<o) != 0 {
 			c.needsModeset = false
 		}
 		if u.needsModeset&(1<<o) != 0 {
@@ -831,8 +905,22 @@ func (drv *Driver) program(cm *commit) {
 	}
 	if flushes == 0 {
 		drv.complete(cm)
+		return
 	}
+	// virtio_gpu waits at most 50 ms for a flush; a device that never
+	// answers does not hold the display (or a blocking caller) forever.
+	// The timer is set once the device has been told, so that nothing
+	// can be due before the device has seen the commit.
+	k.mu.Lock()
+	if !cm.completed {
+		cm.stopTimeout = drv.d.Clock().AfterFunc(now+flushTimeout, func() { drv.complete(cm) })
+	}
+	k.mu.Unlock()
 }
+
+// flushTimeout is how long a commit waits for its flush fence
+// (virtio_gpu_resource_flush's dma_fence_wait_timeout of 50 ms).
+const flushTimeout = 50_000_000
 
 // flushed counts the commit's flushes down; the last completes it.
 func (drv *Driver) flushed(cm *commit) {
@@ -853,6 +941,14 @@ func (drv *Driver) complete(cm *commit) {
 	k, u := drv.kms, cm.u
 	now := drv.d.Now()
 	k.mu.Lock()
+	if cm.completed {
+		k.mu.Unlock()
+		return // the flush timed out earlier, or answered after the timeout
+	}
+	cm.completed = true
+	if cm.stopTimeout != nil {
+		cm.stopTimeout()
+	}
 	for o := range u.new.crtcs {
 		if u.crtcs&(1<<o) == 0 {
 			continue
@@ -951,7 +1047,7 @@ func (drv *Driver) planeUpdate(o int, u *update) (reqs []queuedCmd, flushes int,
 		return nil, 0, false // on no CRTC before or after: nothing to update
 	}
 	if s.fb == nil || !u.new.crtcs[o].active {
-		return []queuedCmd{setScanout(o, 0, rect{})}, 0, false
+		return []queuedCmd{setScanout(o, 0, rect{0, 0, s.srcW >> 16, s.srcH >> 16})}, 0, false
 	}
 	src := rect{s.srcX >> 16, s.srcY >> 16, s.srcW >> 16, s.srcH >> 16}
 	full := s.damage == nil || s.fb != old.fb || s.srcX != old.srcX || s.srcY != old.srcY ||
@@ -1064,6 +1160,9 @@ func drmModePageFlip(f *File, t *Task, data []byte) errno.Errno {
 	p := 2 * int(o)
 	s := u.new.planes[p]
 	fb := k.fb(fbID)
+	if fb != nil {
+		u.hold(fb)
+	}
 	var e errno.Errno
 	switch {
 	case s.fb == nil:
@@ -1080,19 +1179,19 @@ func drmModePageFlip(f *File, t *Task, data []byte) errno.Errno {
 	u.new.planes[p].crtc, u.new.planes[p].fb = int(o), fb
 	active := u.new.crtcs[o].active
 	k.mu.Unlock()
-	if e != 0 {
-		return e
-	}
-	if flags&DRM_MODE_PAGE_FLIP_EVENT != 0 {
+	if e == 0 && flags&DRM_MODE_PAGE_FLIP_EVENT != 0 {
 		f.evMu.Lock()
-		full := f.evSpace < vblankEventSize
-		f.evMu.Unlock()
-		if full {
-			return errno.ENOMEM
+		if f.evSpace < vblankEventSize {
+			e = errno.ENOMEM
 		}
+		f.evMu.Unlock()
 	}
-	if !active {
-		return errno.EINVAL
+	if e == 0 && !active {
+		e = errno.EINVAL
+	}
+	if e != 0 {
+		u.release()
+		return e
 	}
 	u.event = flags&DRM_MODE_PAGE_FLIP_EVENT != 0
 	u.userData = le.Uint64(data[16:])
@@ -1199,8 +1298,9 @@ func drmModeSetCRTC(f *File, t *Task, data []byte) errno.Errno {
 			// The kernel makes a blob of the mode (the CRTC's MODE_ID); it
 			// goes away with the state that uses it.
 			s.mode = k.newBlob(um)
-			s.mode.refs = 0
+			u.held = append(u.held, s.mode) // the creation's reference
 		}
+		u.hold(fb)
 		s.active = true
 		hd, vd := uint32(le.Uint16(mode[4:])), uint32(le.Uint16(mode[14:]))
 		*p = planeState{fb: fb, crtc: int(o), crtcW: hd, crtcH: vd, srcX: x << 16, srcY: y << 16, srcW: hd << 16, srcH: vd << 16}
@@ -1230,13 +1330,5 @@ func drmModeSetCRTC(f *File, t *Task, data []byte) errno.Errno {
 		}
 	}
 	k.mu.Unlock()
-	e := f.drv.commit(f, t, u, 0)
-	if e != 0 && withMode {
-		k.mu.Lock()
-		if m := u.new.crtcs[o].mode; m != nil && m.refs == 0 {
-			delete(k.objs, m.id)
-		}
-		k.mu.Unlock()
-	}
-	return e
+	return f.drv.commit(f, t, u, 0)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -438,5 +439,124 @@ func TestNoEDIDModes(t *testing.T) {
 			}
 		}
 		c.teardown()
+	}
+}
+
+// Points a fresh-eyes review found, each pinned.
+func TestCommitEdgeCases(t *testing.T) {
+	s := newScreen(t, device.Config{})
+	atomic := func(r atomicReq, flags uint32) errno.Errno { return s.commit(r, flags, 0) }
+	const allow = DRM_MODE_ATOMIC_ALLOW_MODESET
+
+	// ACTIVE 0 then 1 lights the screen again with the same framebuffer:
+	// the modeset brings the primary plane into the commit.
+	if e := atomic(atomicReq{}.with(scrCRTC, propActive, 0), allow); e != 0 {
+		t.Fatalf("ACTIVE=0: %v", e)
+	}
+	if got := s.scanouts(); got[len(got)-1] != 0 {
+		t.Errorf("after ACTIVE=0 the device shows %d; want nothing", got[len(got)-1])
+	}
+	if e := atomic(atomicReq{}.with(scrCRTC, propActive, 1), allow); e != 0 {
+		t.Fatalf("ACTIVE=1: %v", e)
+	}
+	if got := s.scanouts(); got[len(got)-1] != s.res[0] {
+		t.Errorf("after ACTIVE=1 the device shows %v; want resource %d last", got, s.res[0])
+	}
+
+	// An id is 32 bits: Linux's lookups truncate a larger value.
+	if e := atomic(atomicReq{}.with(scrPrimary, propFbID, 1<<32|uint64(s.fb[1])), DRM_MODE_ATOMIC_TEST_ONLY); e != 0 {
+		t.Errorf("FB_ID 2^32|fb = %v; want 0 (the id's low 32 bits)", e)
+	}
+	// A second IN_FENCE_FD is refused even when it is -1.
+	tl := s.open(PathSwSync)
+	_, cf := s.ioctl(tl, fence.SW_SYNC_IOC_CREATE_FENCE, cat(u32s(1), make([]byte, 32), u32s(0)))
+	inFD := uint64(u32at(cf, 36))
+	if e := atomic(atomicReq{}.with(scrPrimary, propInFenceFD, inFD).with(scrPrimary, propInFenceFD, 1<<64-1), DRM_MODE_ATOMIC_TEST_ONLY); e != errno.EINVAL {
+		t.Errorf("IN_FENCE_FD fd then -1 = %v; want EINVAL", e)
+	}
+	// A primary plane larger than the mode still covers it.
+	big := atomicReq{}.with(scrPrimary, propCrtcX, uint64(1<<64-8)).with(scrPrimary, propCrtcW, 1024+16).
+		with(scrPrimary, propSrcW, (1024+16)<<16)
+	if e := atomic(big, DRM_MODE_ATOMIC_TEST_ONLY); e != errno.ENOSPC {
+		t.Errorf("a 1040-wide source in a 1024-wide framebuffer = %v; want ENOSPC", e)
+	}
+	_, d := s.ioctl(s.card, DRM_IOCTL_MODE_CREATE_DUMB, u32s(800, 1040, 32, 0, 0, 0, 0, 0))
+	_, f := s.ioctl(s.card, DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 1040, 800, DRM_FORMAT_XRGB8888, 0, u32at(d, 16), 0, 0, 0, u32at(d, 20)), make([]byte, 64)))
+	big = big.with(scrPrimary, propFbID, uint64(u32at(f, 0)))
+	if e := atomic(big, DRM_MODE_ATOMIC_TEST_ONLY); e != 0 {
+		t.Errorf("a primary plane 8 pixels left and 16 wider than the mode = %v; want 0 (it covers the CRTC)", e)
+	}
+
+	// A blob named by a pending commit cannot be freed under it: a
+	// DESTROYPROPBLOB meanwhile leaves its id taken.
+	_, cb := s.ioctl(s.card, DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(s.proc.mem.put(s.mode)), u32s(drmModeInfoSize, 0)))
+	b := u32at(cb, 12)
+	done := make(chan errno.Errno, 1)
+	req := s.atomic(atomicReq{}.with(scrCRTC, propModeID, uint64(b)).with(scrPrimary, propInFenceFD, inFD), allow, 0)
+	go func() {
+		e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_ATOMIC, req)
+		done <- e
+	}()
+	held := func() bool { // the commit has the blob and waits for its in-fence
+		s.drv.kms.mu.Lock()
+		defer s.drv.kms.mu.Unlock()
+		bl, _ := s.drv.kms.objs[b].(*propBlob)
+		return bl != nil && bl.refs > 1
+	}
+	for !held() && len(done) == 0 {
+		runtime.Gosched()
+	}
+	if e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_DESTROYPROPBLOB, u32s(b)); e != 0 {
+		t.Errorf("DESTROYPROPBLOB = %v", e)
+	}
+	_, cb = s.ioctl(s.card, DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(s.proc.mem.put(s.mode)), u32s(drmModeInfoSize, 0)))
+	if u32at(cb, 12) == b {
+		t.Errorf("a new blob took id %d, still named by a pending commit", b)
+	}
+	s.ioctl(tl, fence.SW_SYNC_IOC_INC, u32s(1))
+	if e := s.block(func() errno.Errno { return <-done }); e != 0 {
+		t.Errorf("the commit = %v", e)
+	}
+	if e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_GETPROPBLOB, u32s(u32at(cb, 12), 0, 0, 0)); e != 0 {
+		t.Errorf("GETPROPBLOB of the new blob = %v", e)
+	}
+
+	// Taking the connector off its CRTC turns its DPMS Off.
+	off := atomicReq{}.with(scrCRTC, propActive, 0).with(scrCRTC, propModeID, 0).with(scrConn, propCrtcID, 0)
+	if e := atomic(off, allow); e != 0 {
+		t.Fatalf("off: %v", e)
+	}
+	if ids, vals, _ := s.drv.propsOf(scrConn); ids[0] != propDPMS || vals[0] != 3 {
+		t.Errorf("DPMS after unrouting = %d; want Off (3)", vals[0])
+	}
+}
+
+// A guest may set any mode the checks let through; the vblank clock must
+// survive one with an absurd clock.
+func TestExtremeModes(t *testing.T) {
+	for _, tt := range []struct {
+		clock, h, v uint32
+	}{{2_000_000_000, 1, 1}, {1, 4095, 4095}} {
+		m := newMode([10]uint32{tt.clock, tt.h, tt.h, tt.h, tt.h, tt.v, tt.v, tt.v, tt.v, 0}, 0)
+		if p := modePeriod(m); p < 1_000 || p > 10e9 {
+			t.Errorf("period of %d kHz %dx%d = %d ns; want within [1 µs, 10 s]", tt.clock, tt.h, tt.v, p)
+		}
+	}
+	s := newScreen(t, device.Config{})
+	m := newMode([10]uint32{2_000_000_000, 32, 32, 32, 32, 32, 32, 32, 32, 0}, 0)
+	_, cb := s.ioctl(s.card, DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(s.proc.mem.put(m)), u32s(drmModeInfoSize, 0)))
+	r := atomicReq{}.with(scrCRTC, propModeID, uint64(u32at(cb, 12))).with(scrPrimary, propCrtcW, 32).with(scrPrimary, propCrtcH, 32).
+		with(scrPrimary, propSrcW, 32<<16).with(scrPrimary, propSrcH, 32<<16)
+	if e := s.commit(r, DRM_MODE_ATOMIC_ALLOW_MODESET, 0); e != 0 {
+		t.Fatalf("a 32×32 mode at 2 THz = %v", e)
+	}
+	for range 3 {
+		if e := s.flip(s.fb[1], atomicReq{}); e != 0 {
+			t.Fatal(e)
+		}
+		s.settle()
+		if _, _, _, ok := s.event(); !ok {
+			t.Fatal("no flip event")
+		}
 	}
 }

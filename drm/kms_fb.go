@@ -211,16 +211,22 @@ func (f *File) reapFBs() {
 	fbs := f.fbs
 	f.fbs = nil
 	k.mu.Unlock()
-	for _, fb := range fbs {
-		f.drv.removeFB(fb)
+	for i := len(fbs) - 1; i >= 0; i-- { // newest first, as the file's list runs
+		f.drv.removeFB(fbs[i])
 	}
 }
 
-// removeFB drops the creating file's reference to fb after turning off
-// whatever shows it.
+// removeFB drops the creating file's reference to fb, first turning off
+// whatever shows it if anything else holds it (drm_mode_rmfb: only a
+// framebuffer with more than its file's reference is in use).
 func (drv *Driver) removeFB(fb *framebuffer) {
 	k := drv.kms
-	drv.disableFB(fb)
+	k.mu.Lock()
+	inUse := fb.refs > 1
+	k.mu.Unlock()
+	if inUse {
+		drv.disableFB(fb)
+	}
 	k.mu.Lock()
 	k.unref(fb)
 	k.mu.Unlock()

@@ -3,6 +3,7 @@ package drm
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -355,7 +356,8 @@ func (drv *Driver) probeOutputs() {
 	for _, c := range k.outs {
 		edid := edids[c.o]
 		if validEDID(edid) {
-			c.edid = k.newBlob(edid[:128])
+			// The blob holds the base block and the extensions it announces.
+			c.edid = k.newBlob(edid[:min(len(edid), 128*(1+int(edid[126])))])
 			c.mmW, c.mmH = uint32(edid[21])*10, uint32(edid[22])*10
 		}
 		c.modes = connectorModes(c, edid)
@@ -448,7 +450,7 @@ func detailedMode(d []byte) []byte {
 	vso := uint32(d[11]&0x0c)<<2 | uint32(d[10]>>4)
 	vsp := uint32(d[11]&0x03)<<4 | uint32(d[10]&0x0f)
 	misc := d[17]
-	if hactive < 64 || vactive < 64 || misc&0x60 != 0 || misc&0x80 != 0 || hsp == 0 || vsp == 0 {
+	if hactive < 64 || vactive < 64 || misc&0x20 != 0 || misc&0x80 != 0 || hsp == 0 || vsp == 0 {
 		return nil
 	}
 	m := make([]byte, drmModeInfoSize)
@@ -507,10 +509,18 @@ func modeRate(m []byte) (num, den uint64) {
 	return num, den
 }
 
-// modePeriod is the time from one vblank to the next, in nanoseconds.
+// modePeriod is the time from one vblank to the next, in nanoseconds,
+// kept between 1 µs and 10 s: a guest may set any mode the checks let
+// through, a 1×1 mode at 2 THz included, and the vblank clock must still
+// tick.
 func modePeriod(m []byte) int64 {
 	num, den := modeRate(m)
-	return int64(den * 1_000_000 / num)
+	hi, lo := bits.Mul64(den, 1_000_000)
+	if hi >= num { // the quotient would not fit in 64 bits
+		return 10e9
+	}
+	q, _ := bits.Div64(hi, lo, num)
+	return int64(min(max(q, 1_000), 10e9))
 }
 
 // validateMode is drm_mode_convert_umode's checks of a user mode: ERANGE

@@ -455,36 +455,90 @@ func TestOracleKMSCommit(t *testing.T) {
 	}
 }
 
-// FuzzAtomic sends hostile ATOMIC requests to a lit display: objects and
-// properties named from the real ones or at random, any values, any
-// flags. Every call must end with an errno (blocking ones too, with the
-// machine running), and closing everything must leave nothing alive.
+// FuzzAtomic sends sequences of hostile KMS requests to a machine with
+// two lit displays: ATOMIC with objects and properties named from the
+// real ones or at random, any values and flags (in-fences from sw_sync
+// included), PAGE_FLIP, SETCRTC, RMFB and DESTROYPROPBLOB between them,
+// the machine running on in between. Every call must end with an errno,
+// and closing everything must leave nothing alive.
 func FuzzAtomic(f *testing.F) {
-	f.Add(uint32(DRM_MODE_ATOMIC_NONBLOCK|DRM_MODE_PAGE_FLIP_EVENT), []byte{0, 16, 2, 0, 0, 0, 0, 0, 0, 0})
-	f.Add(uint32(DRM_MODE_ATOMIC_ALLOW_MODESET), []byte{2, 22, 0, 0, 0, 0, 0, 0, 0, 0, 2, 23, 0, 0, 0, 0, 0, 0, 0, 0})
-	f.Add(uint32(0), []byte{0, 17, 255, 255, 255, 255, 255, 255, 255, 255})
-	f.Add(uint32(DRM_MODE_ATOMIC_TEST_ONLY), []byte{1, 8, 1, 0, 0, 0, 0, 0, 0, 0, 3, 20, 36, 0, 0, 0, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, flags uint32, ops []byte) {
-		s := newScreen(t, device.Config{})
-		objs := []uint32{scrPrimary, 33, scrCRTC, scrConn, 38, s.fb[0], s.modeBlob, 9999}
-		values := []uint64{0, 1, uint64(s.fb[0]), uint64(s.fb[1]), scrCRTC, uint64(s.modeBlob), 1 << 32, 1<<64 - 1}
-		r := atomicReq{}
-		for i := 0; i+10 <= len(ops) && i < 400; i += 10 {
-			v := le.Uint64(ops[i+2:])
-			if v < uint64(len(values)) {
-				v = values[v]
+	f.Add([]byte{0, 0, 2, 0, 16, 2, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0, 4, 2, 2, 22, 0, 0, 0, 0, 0, 0, 0, 0, 2, 23, 0, 0, 0, 0, 0, 0, 0, 0, 255, 0, 0, 2, 0, 17, 3})
+	f.Add([]byte{1, 0, 0, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0, 1, 1, 8, 18, 9, 0, 0, 0, 0, 0, 0, 0, 255, 4, 5, 255, 3, 1})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		s := newScreen(t, device.Config{Displays: []device.Display{{Width: 1024, Height: 768}, {Width: 1024, Height: 768}}})
+		tl := s.open(PathSwSync)
+		_, cf := s.ioctl(tl, fence.SW_SYNC_IOC_CREATE_FENCE, cat(u32s(1), make([]byte, 32), u32s(0)))
+		inFD := uint64(u32at(cf, 36))
+		// Objects of both outputs, framebuffers, blobs and nonsense.
+		objs := []uint32{32, 33, 36, 37, 38, 39, 40, 43, 44, s.fb[0], s.fb[1], s.modeBlob, 9999}
+		values := []uint64{0, 1, uint64(s.fb[0]), uint64(s.fb[1]), 36, 43, uint64(s.modeBlob), inFD, 1 << 32, 1<<64 - 1, 1024 << 16, 768 << 16, 1024, 768}
+		flagsOf := []uint32{0, DRM_MODE_ATOMIC_NONBLOCK, DRM_MODE_ATOMIC_ALLOW_MODESET, DRM_MODE_ATOMIC_TEST_ONLY,
+			DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, DRM_MODE_ATOMIC_ALLOW_MODESET | DRM_MODE_PAGE_FLIP_EVENT}
+		check := func(what string, e errno.Errno) {
+			if e > 4095 {
+				t.Fatalf("%s = %d, not an errno", what, e)
 			}
-			r = r.with(objs[int(ops[i])%len(objs)], uint32(ops[i+1]), v)
 		}
-		e := s.commit(r, flags, 7)
-		if e > 4095 {
-			t.Fatalf("ATOMIC = %d, not an errno", e)
+		for steps := 0; len(ops) >= 2 && steps < 16; steps++ {
+			op, arg := ops[0], ops[1]
+			ops = ops[2:]
+			switch op % 6 {
+			case 0: // ATOMIC: arg properties of 3 bytes each, then flags
+				r := atomicReq{}
+				for i := 0; i < int(arg%8) && len(ops) >= 3; i++ {
+					v := uint64(ops[2])
+					if v < uint64(len(values)) {
+						v = values[v]
+					} else {
+						v = v << (ops[2] % 40)
+					}
+					r = r.with(objs[int(ops[0])%len(objs)], uint32(ops[1]%40), v)
+					ops = ops[3:]
+				}
+				check("ATOMIC", s.commit(r, flagsOf[int(arg)%len(flagsOf)], 7))
+			case 1: // PAGE_FLIP
+				e := s.block(func() errno.Errno {
+					e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_PAGE_FLIP, cat(u32s(objs[int(arg)%len(objs)], s.fb[arg%2], uint32(arg>>4)%3, 0), u64s(1)))
+					return e
+				})
+				check("PAGE_FLIP", e)
+			case 2: // SETCRTC off or on with the mode
+				mode := make([]byte, drmModeInfoSize)
+				valid, count := uint32(0), uint32(0)
+				if arg%2 == 1 {
+					mode, valid, count = s.mode, 1, 1
+				}
+				conn := s.proc.mem.put(u32s(37 + 7*uint32(arg>>1&1)))
+				e := s.block(func() errno.Errno {
+					e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_SETCRTC, cat(u64s(conn), u32s(count, 36+7*uint32(arg>>1&1), s.fb[arg>>2&1], 0, 0, 0, valid), mode))
+					return e
+				})
+				check("SETCRTC", e)
+			case 3: // RMFB
+				check("RMFB", s.block(func() errno.Errno { e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_RMFB, u32s(s.fb[arg%2])); return e }))
+			case 4: // DESTROYPROPBLOB
+				e, _ := s.ioctl(s.card, DRM_IOCTL_MODE_DESTROYPROPBLOB, u32s(s.modeBlob))
+				check("DESTROYPROPBLOB", e)
+			case 5: // signal the in-fence, let time pass
+				s.ioctl(tl, fence.SW_SYNC_IOC_INC, u32s(1))
+				s.clock.Advance(int64(arg) * 1_000_000)
+			}
+			s.settle()
 		}
+		s.ioctl(tl, fence.SW_SYNC_IOC_INC, u32s(1))
 		s.settle()
 		s.block(func() errno.Errno { s.task.FDs.CloseAll(); return 0 })
 		s.settle()
 		if l := s.drv.Domain().Live(); !l.Zero() {
 			t.Fatalf("after closing every fd, Live() = %+v", l)
+		}
+		s.drv.idMu.Lock()
+		left := len(s.drv.resIDs)
+		s.drv.idMu.Unlock()
+		if left != 0 {
+			t.Fatalf("%d resources left after closing every fd", left)
 		}
 	})
 }

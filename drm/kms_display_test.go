@@ -18,7 +18,7 @@ import (
 // mode, two dumb framebuffers, fb[0] on screen.
 type screen struct {
 	kmsClient
-	t        *testing.T
+	t        testing.TB
 	mode     []byte
 	modeBlob uint32
 	period   int64
@@ -30,7 +30,7 @@ const (
 	scrPrimary, scrCRTC, scrConn = 32, 36, 37
 )
 
-func newScreen(t *testing.T, cfg device.Config) *screen {
+func newScreen(t testing.TB, cfg device.Config) *screen {
 	t.Helper()
 	if cfg.Displays == nil {
 		cfg.Displays = []device.Display{{Width: 1024, Height: 768}}

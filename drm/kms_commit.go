@@ -546,8 +546,9 @@ type flipEvent struct {
 // commit is a swapped-in update on its way to the screen.
 type commit struct {
 	u           *update
-	completed   bool        // guarded by k.mu
-	stopTimeout func() bool // cancels the flush timeout
+	completed   bool           // guarded by k.mu
+	cursors     []cursorUpdate // cursor pings, sent once the commit is done
+	stopTimeout func() bool    // cancels the flush timeout
 	events      []*flipEvent
 	pending     int // in-fences and flushes not yet signalled
 	when        int64
@@ -851,9 +852,20 @@ func (drv *Driver) program(cm *commit) {
 		}
 	}
 	flushes, rescanned := 0, uint32(0)
+	var cursors []cursorUpdate
 	for p := range u.new.planes {
-		if u.planes&(1<<p) == 0 || p%2 == 1 {
-			continue // cursor planes reach the device in a later change
+		if u.planes&(1<<p) == 0 {
+			continue
+		}
+		if p%2 == 1 {
+			if c, ok := cursorPlaneUpdate(p/2, u); ok {
+				if c.transfer != nil {
+					reqs = append(reqs, *c.transfer)
+					flushes++
+				}
+				cursors = append(cursors, c)
+			}
+			continue
 		}
 		r, n, setsScanout := drv.planeUpdate(p/2, u)
 		reqs = append(reqs, r...)
@@ -863,7 +875,21 @@ func (drv *Driver) program(cm *commit) {
 		}
 	}
 	cm.pending = flushes
-	queued, notify := drv.tryQueueAll(reqs, func() { drv.flushed(cm) })
+	// A cursor whose image changed is shown once its transfer is done (the
+	// kernel waits for that fence before it pings the cursor queue); a
+	// move goes out at once. Room is checked first, so that the commit
+	// goes out whole or not at all.
+	drv.gpu.curMu.Lock()
+	drv.gpu.reclaimCursorLocked()
+	curRoom := drv.gpu.cursor.NumFree() >= len(cursors)
+	drv.gpu.curMu.Unlock()
+	var queued, notify bool
+	if curRoom {
+		queued, notify = drv.tryQueueAll(reqs, func() { drv.flushed(cm) })
+	}
+	if queued {
+		cm.cursors = cursors
+	}
 	if !queued {
 		k.mu.Unlock()
 		next := now + 1
@@ -992,7 +1018,20 @@ func (drv *Driver) complete(cm *commit) {
 		d.f.deliverEvent(d.ev)
 	}
 	close(cm.done)
-	k.tryReap()
+	// Completion may run inside the device's interrupt; the cursor pings
+	// and buffer releases reach the device from the clock's goroutine.
+	drv.d.Clock().AfterFunc(now, func() {
+		notify := false
+		for _, c := range cm.cursors {
+			if _, n := drv.gpu.tryCursor(c.req); n {
+				notify = true
+			}
+		}
+		if notify {
+			drv.gpu.tr.Notify(device.CursorQ)
+		}
+		k.tryReap()
+	})
 }
 
 // tryReap puts dead GEM objects without waiting for queue room (it runs
@@ -1091,6 +1130,41 @@ func (drv *Driver) planeUpdate(o int, u *update) (reqs []queuedCmd, flushes int,
 	}
 	reqs = append(reqs, queuedCmd{req: cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_FLUSH, append(dmg.bytes(), words(obj.resID, 0)...)), fenced: true})
 	return reqs, 1, setsScanout
+}
+
+// cursorUpdate is one cursor plane's part of a commit: the cursor queue
+// request, and for a dumb buffer newly shown the transfer of its image.
+type cursorUpdate struct {
+	req      []byte
+	transfer *queuedCmd
+}
+
+// cursorPlaneUpdate is virtio_gpu_cursor_plane_update for output o: a new
+// framebuffer is UPDATE_CURSOR with its resource and the plane's hotspot
+// (after a fenced TRANSFER_TO_HOST_2D of crtc_w×crtc_h for a dumb buffer),
+// anything else MOVE_CURSOR; both carry the plane's CRTC position.
+func cursorPlaneUpdate(o int, u *update) (cursorUpdate, bool) {
+	s, old := u.new.planes[2*o+1], u.old.planes[2*o+1]
+	if s.crtc < 0 && old.crtc < 0 {
+		return cursorUpdate{}, false
+	}
+	var c cursorUpdate
+	typ, resID, hotX, hotY := uint32(device.VIRTIO_GPU_CMD_MOVE_CURSOR), uint32(0), int32(0), int32(0)
+	if s.fb != nil {
+		resID = s.fb.obj.resID
+	}
+	if s.fb != old.fb {
+		typ = device.VIRTIO_GPU_CMD_UPDATE_CURSOR
+		if s.fb != nil {
+			hotX, hotY = s.hotX, s.hotY
+			if s.fb.obj.dumb {
+				body := append(rect{0, 0, s.crtcW, s.crtcH}.bytes(), le.AppendUint64(nil, 0)...)
+				c.transfer = &queuedCmd{req: cmdBuf(device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, append(body, words(resID, 0)...)), fenced: true}
+			}
+		}
+	}
+	c.req = cmdBuf(typ, words(uint32(o), uint32(s.crtcX), uint32(s.crtcY), 0, resID, uint32(hotX), uint32(hotY), 0))
+	return c, true
 }
 
 // disableFB is drm_framebuffer_remove for a framebuffer still in use

@@ -560,3 +560,53 @@ func TestExtremeModes(t *testing.T) {
 		}
 	}
 }
+
+// The cursor plane reaches the device's cursor queue as virtio_gpu sends
+// it: a new image is copied to the host first, then UPDATE_CURSOR with
+// its hotspot; a move is MOVE_CURSOR; taking the framebuffer away is an
+// UPDATE_CURSOR of resource 0.
+func TestCursorPlane(t *testing.T) {
+	s := newScreen(t, device.Config{})
+	_, d := s.ioctl(s.card, DRM_IOCTL_MODE_CREATE_DUMB, u32s(64, 64, 32, 0, 0, 0, 0, 0))
+	_, f := s.ioctl(s.card, DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 64, 64, DRM_FORMAT_ARGB8888, 0, u32at(d, 16), 0, 0, 0, u32at(d, 20)), make([]byte, 64)))
+	fb := u32at(f, 0)
+	o := s.fileOf(s.card).gem.lookup(u32at(d, 16))
+	res := o.resID
+	o.put()
+	const cursor, hotX, hotY = 33, 34, 35
+	place := func(x, y uint64) atomicReq {
+		return atomicReq{}.with(cursor, propCrtcX, x).with(cursor, propCrtcY, y)
+	}
+	show := place(100, 200).with(cursor, propFbID, uint64(fb)).with(cursor, propCrtcID, scrCRTC).
+		with(cursor, propSrcW, 64<<16).with(cursor, propSrcH, 64<<16).with(cursor, propCrtcW, 64).with(cursor, propCrtcH, 64).
+		with(cursor, hotX, 3).with(cursor, hotY, 5)
+	transfers := s.requests(device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D)
+	if e := s.commit(show, 0, 0); e != 0 {
+		t.Fatalf("cursor on = %v", e)
+	}
+	s.settle()
+	if n := s.requests(device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D) - transfers; n != 1 {
+		t.Errorf("%d transfers for a new cursor image; want 1", n)
+	}
+	cur := s.dev.Cursor()
+	if cur.Resource != res || cur.X != 100 || cur.Y != 200 || cur.HotX != 3 || cur.HotY != 5 || cur.Updates != 1 {
+		t.Errorf("device cursor %+v; want resource %d at 100,200 with hotspot 3,5, one update", cur, res)
+	}
+	if e := s.commit(place(300, 40), 0, 0); e != 0 {
+		t.Fatalf("cursor move = %v", e)
+	}
+	s.settle()
+	if cur := s.dev.Cursor(); cur.X != 300 || cur.Y != 40 || cur.Updates != 1 || cur.Resource != res {
+		t.Errorf("after a move the device cursor is %+v; want it at 300,40, still one update", cur)
+	}
+	if n := s.requests(device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D) - transfers; n != 1 {
+		t.Errorf("a move transferred the image again (%d transfers)", n)
+	}
+	if e := s.commit(atomicReq{}.with(cursor, propFbID, 0).with(cursor, propCrtcID, 0), 0, 0); e != 0 {
+		t.Fatalf("cursor off = %v", e)
+	}
+	s.settle()
+	if cur := s.dev.Cursor(); cur.Resource != 0 || cur.Updates != 2 {
+		t.Errorf("after taking the cursor away the device has %+v; want resource 0, a second update", cur)
+	}
+}

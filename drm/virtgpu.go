@@ -58,6 +58,12 @@ type gpu struct {
 	ctrl    *virtio.DriverQueue
 	pending map[uint16]*vbuf
 
+	// curMu guards the cursor queue and the guest buffers of its
+	// outstanding requests (the kernel's cursorq.qlock).
+	curMu      sync.Mutex
+	cursor     *virtio.DriverQueue
+	cursorBufs map[uint16]uint64
+
 	fences fenceDriver
 
 	// capMu guards capCache, capsets fetched by GET_CAPS by (id, version).
@@ -98,9 +104,10 @@ func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) e
 	if g.ctrl, err = g.queue(device.ControlQ, 256); err != nil {
 		return err
 	}
-	if _, err = g.queue(device.CursorQ, 16); err != nil {
+	if g.cursor, err = g.queue(device.CursorQ, 16); err != nil {
 		return err
 	}
+	g.cursorBufs = map[uint16]uint64{}
 	var cfg [16]byte
 	tr.ReadConfig(0, cfg[:])
 	// What is left once the queues are placed is all requests can use.
@@ -279,6 +286,49 @@ func (drv *Driver) tryQueueAll(reqs []queuedCmd, onFenced func()) (queued, notif
 	return true, g.ctrl.Kick()
 }
 
+// tryCursor queues a cursor request (virtio_gpu_queue_cursor: the request
+// alone, no response) if the cursor queue and the arena have room now,
+// and says whether it did and whether the device must be told.
+func (g *gpu) tryCursor(req []byte) (queued, notify bool) {
+	g.curMu.Lock()
+	defer g.curMu.Unlock()
+	g.reclaimCursorLocked()
+	if g.cursor.NumFree() < 1 {
+		return false, false
+	}
+	addr, ok := g.alloc.get(uint64(len(req)))
+	if !ok {
+		return false, false
+	}
+	g.mem.Write(addr, req)
+	head, err := g.cursor.Add([]virtio.Buf{{Addr: addr, Len: uint32(len(req))}}, nil)
+	if err != nil {
+		panic("drm: a cursor queue with room refused a chain: " + err.Error())
+	}
+	g.cursorBufs[head] = addr
+	return true, g.cursor.Kick()
+}
+
+// reclaimCursor frees the buffers of cursor requests the device has used.
+func (g *gpu) reclaimCursor() {
+	g.curMu.Lock()
+	defer g.curMu.Unlock()
+	g.reclaimCursorLocked()
+}
+
+func (g *gpu) reclaimCursorLocked() {
+	for {
+		head, _, ok, err := g.cursor.PopUsed()
+		if err != nil || !ok {
+			return
+		}
+		if addr, found := g.cursorBufs[head]; found {
+			delete(g.cursorBufs, head)
+			g.alloc.put(addr)
+		}
+	}
+}
+
 // fits reports whether a request of these sizes can ever be queued: all
 // its pieces, rounded up, in the arena left for requests.
 func (g *gpu) fits(req, data int, resp uint32) bool {
@@ -317,6 +367,10 @@ func (g *gpu) free(v *vbuf) {
 // their fences processed, their callbacks run and their buffers freed.
 func (drv *Driver) Interrupt(q int) {
 	g := drv.gpu
+	if g != nil && q == device.CursorQ {
+		g.reclaimCursor()
+		return
+	}
 	if g == nil || q != device.ControlQ {
 		return
 	}

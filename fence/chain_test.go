@@ -285,7 +285,7 @@ type modelReg struct {
 // park adds a waiter and an eventfd registration for a point that may or
 // may not have been submitted yet.
 func (m *chainModel) park(s *Syncobj, point uint64) {
-	w := &syncobjWaiter{point: point, wake: newWaker()}
+	w := &syncobjWaiter{point: point, wake: &chanWaiter{ch: make(chan struct{}, 1), clock: s.d.clock}}
 	s.addWait(w)
 	m.waiters = append(m.waiters, &modelWaiter{s: s, w: w, early: w.captured() != nil})
 	ev := newTestEventfd()
@@ -301,7 +301,7 @@ func (m *chainModel) checkWaiters() {
 	for i, mw := range m.waiters {
 		for {
 			select {
-			case <-mw.w.wake.ch:
+			case <-mw.w.wake.(*chanWaiter).ch:
 				mw.kicks++
 				continue
 			default:

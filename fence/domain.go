@@ -20,6 +20,7 @@ type Domain struct {
 	clock       Clock
 	nextContext atomic.Uint64
 	stub        *Fence
+	blocker     atomic.Pointer[func() Waiter]
 
 	live liveCounters
 }
@@ -36,6 +37,25 @@ func NewDomain(clock Clock) *Domain {
 	// kernel initialises it; its timestamp is the domain's birth.
 	d.stub = d.newStub(clock.Now())
 	return d
+}
+
+// SetBlocker makes newWaiter the source of every Waiter the domain hands
+// out from now on (nil restores the default, a goroutine sleeping on a
+// channel). A machine sets it once, before anything waits.
+func (d *Domain) SetBlocker(newWaiter func() Waiter) {
+	if newWaiter == nil {
+		d.blocker.Store(nil)
+		return
+	}
+	d.blocker.Store(&newWaiter)
+}
+
+// NewWaiter returns a Waiter for one blocking call.
+func (d *Domain) NewWaiter() Waiter {
+	if b := d.blocker.Load(); b != nil {
+		return (*b)()
+	}
+	return &chanWaiter{ch: make(chan struct{}, 1), clock: d.clock}
 }
 
 // Clock returns the domain's clock.

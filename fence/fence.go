@@ -289,21 +289,54 @@ func (f *Fence) Wait(ctx context.Context, deadline int64) errno.Errno {
 	if f.IsSignaled() {
 		return 0
 	}
-	w := newWaker()
-	cb, _ := f.AddCallback(func(*Fence) { w.kick() })
+	w := f.d.NewWaiter()
+	cb, _ := f.AddCallback(func(*Fence) { w.Kick() })
 	defer cb.Remove()
 	return f.d.block(ctx, deadline, w, f.IsSignaled)
 }
 
-// waker is a one-slot doorbell: kicks coalesce, a blocked wait wakes once.
-type waker struct{ ch chan struct{} }
+// Waiter is one blocked call's doorbell. Every blocking wait in fencelab's
+// kernel (fence and syncobj waits, and the driver's) parks on a Waiter
+// from its Domain, so that a machine can decide how waiting happens: by
+// default a goroutine sleeps on a channel; a machine whose scheduler runs
+// one actor at a time installs waiters that hand control back to it
+// ([Domain.SetBlocker]).
+type Waiter interface {
+	// Kick wakes the waiter. A kick before or during a Wait is not lost;
+	// several coalesce. Safe from any goroutine; never blocks.
+	Kick()
+	// Wait returns after a Kick (one not yet consumed), once ctx is done,
+	// or once the clock reaches deadline ([Forever]: never). It may return
+	// early; callers recheck their condition.
+	Wait(ctx context.Context, deadline int64)
+}
 
-func newWaker() *waker { return &waker{ch: make(chan struct{}, 1)} }
+// chanWaiter is the default Waiter: a one-slot channel, and a clock timer
+// for the deadline.
+type chanWaiter struct {
+	ch    chan struct{}
+	clock Clock
+}
 
-func (w *waker) kick() {
+func (w *chanWaiter) Kick() {
 	select {
 	case w.ch <- struct{}{}:
 	default:
+	}
+}
+
+func (w *chanWaiter) Wait(ctx context.Context, deadline int64) {
+	if deadline != Forever {
+		stop := w.clock.AfterFunc(deadline, w.Kick)
+		defer stop()
+	}
+	var interrupted <-chan struct{}
+	if ctx != nil {
+		interrupted = ctx.Done()
+	}
+	select {
+	case <-w.ch:
+	case <-interrupted:
 	}
 }
 
@@ -311,26 +344,15 @@ func (w *waker) kick() {
 // or ctx is done (ERESTARTSYS), checking in that order after every wake, as
 // the kernel's wait loops check the condition, then the timeout, then
 // signal_pending. done must be cheap and safe to call repeatedly.
-func (d *Domain) block(ctx context.Context, deadline int64, w *waker, done func() bool) errno.Errno {
+func (d *Domain) block(ctx context.Context, deadline int64, w Waiter, done func() bool) errno.Errno {
 	if done() {
 		return 0
 	}
 	if deadline <= d.Now() {
 		return errno.ETIME
 	}
-	if deadline != Forever {
-		stop := d.clock.AfterFunc(deadline, w.kick)
-		defer stop()
-	}
-	var interrupted <-chan struct{}
-	if ctx != nil {
-		interrupted = ctx.Done()
-	}
 	for {
-		select {
-		case <-w.ch:
-		case <-interrupted:
-		}
+		w.Wait(ctx, deadline)
 		if done() {
 			return 0
 		}

@@ -409,7 +409,7 @@ func (d *Domain) waitArray(ctx context.Context, mem UserMemory, objs []*Syncobj,
 	available := flags&DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE != 0
 	forSubmit := flags&(DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT|DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE) != 0
 
-	wake := newWaker()
+	wake := d.NewWaiter()
 	entries := make([]waitEntry, len(objs))
 	defer func() {
 		for i := range entries {
@@ -470,7 +470,7 @@ func (d *Domain) waitArray(ctx context.Context, mem UserMemory, objs []*Syncobj,
 				if entries[i].cb != nil {
 					continue
 				}
-				cb, ok := f.AddCallback(func(*Fence) { wake.kick() })
+				cb, ok := f.AddCallback(func(*Fence) { wake.Kick() })
 				if ok {
 					entries[i].cb = cb
 					continue

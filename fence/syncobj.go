@@ -129,7 +129,7 @@ func (s *Syncobj) reevaluateLocked() []func() {
 			if f, ok := s.resolveLocked(w.point); ok {
 				w.capture(f)
 				s.d.live.waiters.Add(-1)
-				fire = append(fire, w.wake.kick)
+				fire = append(fire, w.wake.Kick)
 			} else {
 				kept = append(kept, w)
 			}
@@ -200,7 +200,7 @@ func (s *Syncobj) Query(lastSubmitted bool) uint64 {
 // syncobj's lock, and never changes after.
 type syncobjWaiter struct {
 	point uint64
-	wake  *waker
+	wake  Waiter
 
 	mu    sync.Mutex
 	fence *Fence
@@ -262,7 +262,7 @@ func (s *Syncobj) FindFence(ctx context.Context, point uint64, waitForSubmit boo
 	if !waitForSubmit {
 		return nil, errno.EINVAL
 	}
-	w := &syncobjWaiter{point: point, wake: newWaker()}
+	w := &syncobjWaiter{point: point, wake: s.d.NewWaiter()}
 	s.addWait(w)
 	defer s.removeWait(w)
 	deadline := s.d.Now() + WaitForSubmitTimeout

@@ -169,6 +169,7 @@ func (drv *Driver) Eventfd(t *Task, initval, flags uint32) (int32, errno.Errno) 
 	if err != 0 {
 		return -1, err
 	}
+	e.newWaiter = drv.d.NewWaiter
 	return t.FDs.Open(e)
 }
 

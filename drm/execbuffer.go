@@ -297,33 +297,26 @@ func (g *gpu) capsetData(t *Task, d *fence.Domain, id, ver, maxSize uint32) ([]b
 		return c, 0
 	}
 	g.capMu.Unlock()
-	ch := make(chan []byte, 1)
+	var caps []byte
+	var answered completion
 	e := g.queueCmd(cmdBuf(device.VIRTIO_GPU_CMD_GET_CAPSET, words(id, ver)), nil, device.CtrlHdrSize+maxSize, nil, -1,
-		func(r []byte) { ch <- r[device.CtrlHdrSize:] })
+		func(r []byte) { caps = r[device.CtrlHdrSize:]; answered.complete() })
 	if e != 0 {
 		return nil, e
 	}
-	timeout := make(chan struct{})
-	stop := d.Clock().AfterFunc(d.Now()+capsReplyTimeout, func() { close(timeout) })
-	defer stop()
-	var interrupted <-chan struct{}
-	if t.Ctx != nil {
-		interrupted = t.Ctx.Done()
-	}
-	select {
-	case caps := <-ch:
-		g.capMu.Lock()
-		if g.capCache == nil {
-			g.capCache = map[[2]uint32][]byte{}
-		}
-		g.capCache[key] = caps
-		g.capMu.Unlock()
-		return caps, 0
-	case <-timeout:
+	switch answered.waitUntil(d, t.Ctx, d.Now()+capsReplyTimeout) {
+	case errno.ETIME:
 		return nil, errno.EBUSY
-	case <-interrupted:
+	case errno.ERESTARTSYS:
 		return nil, errno.ERESTARTSYS
 	}
+	g.capMu.Lock()
+	if g.capCache == nil {
+		g.capCache = map[[2]uint32][]byte{}
+	}
+	g.capCache[key] = caps
+	g.capMu.Unlock()
+	return caps, 0
 }
 
 func (g *gpu) hasCapset(id uint32) bool {

@@ -171,10 +171,14 @@ type Eventfd struct {
 	semaphore bool
 	nonblock  bool
 
+	// newWaiter makes the waiters blocked reads sleep on (the machine's
+	// Domain's; by default a channel).
+	newWaiter func() fence.Waiter
+
 	// mu guards the fields below it.
-	mu    sync.Mutex
-	count uint64
-	wake  chan struct{} // closed and replaced on every change
+	mu      sync.Mutex
+	count   uint64
+	waiters []fence.Waiter // blocked readers, woken on every change
 }
 
 // NewEventfd returns an eventfd with counter initval, as eventfd(2); flags
@@ -184,7 +188,7 @@ func NewEventfd(initval uint32, flags uint32) (*Eventfd, errno.Errno) {
 		return nil, errno.EINVAL
 	}
 	return &Eventfd{refs: 1, count: uint64(initval), semaphore: flags&EFD_SEMAPHORE != 0,
-		nonblock: flags&EFD_NONBLOCK != 0, wake: make(chan struct{})}, 0
+		nonblock: flags&EFD_NONBLOCK != 0, newWaiter: func() fence.Waiter { return fence.NewChannelWaiter(nil) }}, 0
 }
 
 // IncRef implements [fence.File].
@@ -194,8 +198,10 @@ func (e *Eventfd) IncRef() { e.mu.Lock(); e.refs++; e.mu.Unlock() }
 func (e *Eventfd) DecRef() { e.mu.Lock(); e.refs--; e.mu.Unlock() }
 
 func (e *Eventfd) changedLocked() {
-	close(e.wake)
-	e.wake = make(chan struct{})
+	for _, w := range e.waiters {
+		w.Kick()
+	}
+	e.waiters = nil
 }
 
 // Signal implements [fence.Eventfd] (eventfd_signal): add n, saturating
@@ -238,18 +244,15 @@ func (e *Eventfd) Read(ctx context.Context, buf []byte) (int, errno.Errno) {
 			binary.LittleEndian.PutUint64(buf, v)
 			return 8, 0
 		}
-		wake := e.wake
-		e.mu.Unlock()
 		if e.nonblock {
+			e.mu.Unlock()
 			return 0, errno.EAGAIN
 		}
-		var done <-chan struct{}
-		if ctx != nil {
-			done = ctx.Done()
-		}
-		select {
-		case <-wake:
-		case <-done:
+		w := e.newWaiter()
+		e.waiters = append(e.waiters, w)
+		e.mu.Unlock()
+		w.Wait(ctx, fence.Forever)
+		if ctx != nil && ctx.Err() != nil {
 			return 0, errno.ERESTARTSYS
 		}
 	}

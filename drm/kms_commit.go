@@ -552,31 +552,15 @@ type commit struct {
 	events      []*flipEvent
 	pending     int // in-fences and flushes not yet signalled
 	when        int64
-	done        chan struct{}
+	done        completion
 }
 
 // lock takes the modeset locks for a whole commit, from reading the
 // state to swapping the new one in (DRM_MODESET_LOCK_ALL_BEGIN with an
 // interruptible acquire context): ERESTARTSYS if a signal comes first.
-func (k *kmsState) lock(ctx context.Context) errno.Errno {
-	select {
-	case k.modeset <- struct{}{}:
-		return 0
-	default:
-	}
-	var interrupted <-chan struct{}
-	if ctx != nil {
-		interrupted = ctx.Done()
-	}
-	select {
-	case k.modeset <- struct{}{}:
-		return 0
-	case <-interrupted:
-		return errno.ERESTARTSYS
-	}
-}
+func (k *kmsState) lock(ctx context.Context) errno.Errno { return k.modeset.lock(k.drv.d, ctx) }
 
-func (k *kmsState) unlock() { <-k.modeset }
+func (k *kmsState) unlock() { k.modeset.unlock() }
 
 // commit runs an update that passed parsing: the out-fences and events
 // (prepare_signaling), the checks, then a test-only answer, or a
@@ -586,7 +570,7 @@ func (k *kmsState) unlock() { <-k.modeset }
 func (drv *Driver) commit(f *File, t *Task, u *update, flags uint32) errno.Errno {
 	defer u.release()
 	k := drv.kms
-	cm := &commit{u: u, done: make(chan struct{})}
+	cm := &commit{u: u}
 	testOnly := flags&DRM_MODE_ATOMIC_TEST_ONLY != 0
 	u.signaling = !testOnly
 	fail := func(e errno.Errno) errno.Errno {
@@ -668,7 +652,7 @@ func (drv *Driver) commit(f *File, t *Task, u *update, flags uint32) errno.Errno
 	}
 	drv.arm(cm, flags&DRM_MODE_ATOMIC_NONBLOCK == 0)
 	if flags&DRM_MODE_ATOMIC_NONBLOCK == 0 {
-		<-cm.done
+		cm.done.wait(drv.d, nil) // uninterruptible, as the commit tail is
 	}
 	return 0
 }
@@ -692,14 +676,8 @@ func (drv *Driver) stall(t *Task, u *update, nonblock bool) errno.Errno {
 		if nonblock {
 			return errno.EBUSY
 		}
-		var interrupted <-chan struct{}
-		if t.Ctx != nil {
-			interrupted = t.Ctx.Done()
-		}
-		select {
-		case <-busy.done:
-		case <-interrupted:
-			return errno.ERESTARTSYS
+		if e := busy.done.wait(drv.d, t.Ctx); e != 0 {
+			return e
 		}
 	}
 	return 0
@@ -1017,7 +995,7 @@ func (drv *Driver) complete(cm *commit) {
 	for _, d := range out {
 		d.f.deliverEvent(d.ev)
 	}
-	close(cm.done)
+	cm.done.complete()
 	// Completion may run inside the device's interrupt; the cursor pings
 	// and buffer releases reach the device from the clock's goroutine.
 	drv.d.Clock().AfterFunc(now, func() {

@@ -24,7 +24,7 @@ type kmsState struct {
 	// modeset is the modeset locks: held by a commit from reading the
 	// state until the new one is swapped in and, for a blocking commit,
 	// on screen.
-	modeset chan struct{}
+	modeset sleepLock
 
 	mu   sync.Mutex
 	objs map[uint32]any // *framebuffer and *propBlob, by mode object id
@@ -290,7 +290,7 @@ func (f *File) releaseKMS() {
 // virtio_gpu_modeset_init and drm_mode_config_reset leave it: every
 // CRTC off, every plane unused, no connector routed.
 func (drv *Driver) newKMS(n int) *kmsState {
-	k := &kmsState{drv: drv, modeset: make(chan struct{}, 1), objs: map[uint32]any{}, next: kmsFirstOutputID + kmsIDsPerOutput*uint32(n)}
+	k := &kmsState{drv: drv, objs: map[uint32]any{}, next: kmsFirstOutputID + kmsIDsPerOutput*uint32(n)}
 	k.cfg = kmsConfig{crtcs: make([]crtcState, n), planes: make([]planeState, 2*n), conns: make([]int, n)}
 	for i := range k.cfg.planes {
 		k.cfg.planes[i].crtc = -1

@@ -51,12 +51,14 @@ type gpu struct {
 	capacity uint64 // the arena left for requests
 
 	// qmu guards the control queue and its outstanding requests (the
-	// kernel's ctrlq.qlock); room is signalled whenever answered requests
-	// give back queue slots and guest memory (the kernel's ack_queue).
-	qmu     sync.Mutex
-	room    *sync.Cond
-	ctrl    *virtio.DriverQueue
-	pending map[uint16]*vbuf
+	// kernel's ctrlq.qlock); roomWaiters are kicked whenever answered
+	// requests give back queue slots and guest memory (the kernel's
+	// ack_queue).
+	d           *fence.Domain
+	qmu         sync.Mutex
+	roomWaiters []fence.Waiter
+	ctrl        *virtio.DriverQueue
+	pending     map[uint16]*vbuf
 
 	// curMu guards the cursor queue and the guest buffers of its
 	// outstanding requests (the kernel's cursorq.qlock).
@@ -87,8 +89,7 @@ type vbuf struct {
 // answer within 5 s of virtual time leaves the driver without capsets).
 // It fails if the device cannot be driven.
 func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) error {
-	g := &gpu{tr: tr, mem: mem, alloc: newGuestAlloc(arena, size), pending: map[uint16]*vbuf{}}
-	g.room = sync.NewCond(&g.qmu)
+	g := &gpu{tr: tr, mem: mem, d: drv.d, alloc: newGuestAlloc(arena, size), pending: map[uint16]*vbuf{}}
 	tr.SetStatus(0)
 	tr.SetStatus(virtio.VIRTIO_CONFIG_S_ACKNOWLEDGE | virtio.VIRTIO_CONFIG_S_DRIVER)
 	g.features = tr.DeviceFeatures() & driverFeatures
@@ -219,7 +220,12 @@ func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring i
 				break
 			}
 		}
-		g.room.Wait()
+		// Wait for room, uninterruptibly, as the kernel's wait_event does.
+		w := g.d.NewWaiter()
+		g.roomWaiters = append(g.roomWaiters, w)
+		g.qmu.Unlock()
+		w.Wait(nil, fence.Forever)
+		g.qmu.Lock()
 	}
 	g.mem.Write(reqAddr, req)
 	g.mem.Write(dataAddr, data)
@@ -339,21 +345,12 @@ func (g *gpu) fits(req, data int, resp uint32) bool {
 // sync sends a request and waits for its answer (virtio_gpu's
 // wait_event on resp_cb); the answer is handed to done.
 func (g *gpu) sync(ctx context.Context, req []byte, respSize uint32, done func([]byte)) errno.Errno {
-	ch := make(chan struct{})
-	e := g.queueCmd(req, nil, respSize, nil, -1, func(r []byte) { done(r); close(ch) })
+	var answered completion
+	e := g.queueCmd(req, nil, respSize, nil, -1, func(r []byte) { done(r); answered.complete() })
 	if e != 0 {
 		return e
 	}
-	var interrupted <-chan struct{}
-	if ctx != nil {
-		interrupted = ctx.Done()
-	}
-	select {
-	case <-ch:
-		return 0
-	case <-interrupted:
-		return errno.ERESTARTSYS
-	}
+	return answered.wait(g.d, ctx)
 }
 
 func (g *gpu) free(v *vbuf) {
@@ -402,8 +399,12 @@ func (drv *Driver) Interrupt(q int) {
 	}
 	if len(answered) > 0 {
 		g.qmu.Lock()
-		g.room.Broadcast()
+		ws := g.roomWaiters
+		g.roomWaiters = nil
 		g.qmu.Unlock()
+		for _, w := range ws {
+			w.Kick()
+		}
 	}
 }
 

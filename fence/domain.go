@@ -50,12 +50,19 @@ func (d *Domain) SetBlocker(newWaiter func() Waiter) {
 	d.blocker.Store(&newWaiter)
 }
 
+// NewChannelWaiter returns the default Waiter: a goroutine sleeping on a
+// channel, with deadlines read from clock (which may be nil for a waiter
+// only ever asked to wait Forever).
+func NewChannelWaiter(clock Clock) Waiter {
+	return &chanWaiter{ch: make(chan struct{}, 1), clock: clock}
+}
+
 // NewWaiter returns a Waiter for one blocking call.
 func (d *Domain) NewWaiter() Waiter {
 	if b := d.blocker.Load(); b != nil {
 		return (*b)()
 	}
-	return &chanWaiter{ch: make(chan struct{}, 1), clock: d.clock}
+	return NewChannelWaiter(d.clock)
 }
 
 // Clock returns the domain's clock.

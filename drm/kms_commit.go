@@ -795,7 +795,9 @@ func (drv *Driver) ready(cm *commit, inCaller bool) {
 	when := now
 	for o := range cm.u.new.crtcs {
 		if cm.u.crtcs&(1<<o) != 0 && cm.u.new.crtcs[o].active && cm.u.old.crtcs[o].active && cm.u.needsModeset&(1<<o) == 0 {
-			when = max(when, k.outs[o].nextVblank(now))
+			// The first vblank from now on that no earlier commit took.
+			c := k.outs[o]
+			when = max(when, c.nextVblank(max(now, c.landed+1)))
 		}
 	}
 	cm.when = when
@@ -884,6 +886,7 @@ func (drv *Driver) program(cm *commit) {
 			continue
 		}
 		c := k.outs[o]
+		c.landed = now
 		// A plane update that set the scanout consumed the CRTC's pending
 		// modeset; a CRTC flush that needs one marks it for the next.
 		if rescanned&(1<<o) != 0 {

@@ -94,6 +94,7 @@ type crtc struct {
 	vbStart  int64
 	vbPeriod int64
 	vbBase   uint32
+	landed   int64 // when the last commit reached the device
 
 	fenceCtx     uint64 // drm_crtc's fence_context
 	fenceSeq     uint64

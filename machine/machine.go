@@ -1,0 +1,205 @@
+// Package machine assembles one fencelab machine: guest memory, the
+// virtio-gpu device, the guest kernel's DRM driver, the guest processes,
+// and the scheduler that runs them on a virtual clock.
+//
+// A machine is a discrete-event simulation. Exactly one thing happens at
+// a time: a guest process runs until it blocks in the kernel or exits;
+// when none can run, virtual time jumps to the next thing due (a device
+// job finishing, a timeout, a vblank) and what that wakes runs next. So
+// the same processes, configuration and inputs give the same timeline,
+// bit for bit, however fast the host is.
+//
+// Processes here are Go functions making system calls through a
+// [Process]; the guest runtime (package guest, planned) runs WebAssembly
+// guests as processes of the same kind.
+package machine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"fencelab/device"
+	"fencelab/drm"
+	"fencelab/errno"
+	"fencelab/fence"
+	"fencelab/internal/flatmem"
+	"fencelab/virtio"
+)
+
+// Boot is the virtual time a machine starts at: one second after boot, as
+// CLOCK_MONOTONIC is never 0 on a running Linux.
+const Boot int64 = 1_000_000_000
+
+// Config describes a machine.
+type Config struct {
+	// Device is the virtio-gpu device's configuration (displays,
+	// features, threading, faults). Its Interrupt is the machine's.
+	Device device.Config
+	// GuestMemory is the size of guest physical memory; 0 means 64 MiB.
+	GuestMemory int
+	// DriverArena is how much of it the driver uses for request buffers
+	// and GEM backing; 0 means 32 MiB.
+	DriverArena uint64
+}
+
+// Machine is one machine.
+type Machine struct {
+	clock *fence.ManualClock
+	d     *fence.Domain
+	mem   *virtio.Memory
+	dev   *device.Device
+	drv   *drm.Driver
+	s     *sched
+	procs []*Process
+}
+
+// transport is the driver's view of the device registers; notifications
+// reach the device at the machine's current time.
+type transport struct {
+	*device.Device
+	clock *fence.ManualClock
+}
+
+func (t transport) Notify(q int) { t.Device.Kick(q, t.clock.Now()) }
+
+const arenaBase = 1 << 20
+
+// New builds a machine and brings the device up (the driver's probe).
+func New(cfg Config) (*Machine, error) {
+	if cfg.GuestMemory == 0 {
+		cfg.GuestMemory = 64 << 20
+	}
+	if cfg.DriverArena == 0 {
+		cfg.DriverArena = 32 << 20
+	}
+	if uint64(cfg.GuestMemory) < arenaBase+cfg.DriverArena {
+		return nil, fmt.Errorf("machine: %d bytes of guest memory cannot hold a %d-byte driver arena at %#x",
+			cfg.GuestMemory, cfg.DriverArena, arenaBase)
+	}
+	m := &Machine{clock: fence.NewManualClock(Boot), mem: virtio.NewMemory(cfg.GuestMemory)}
+	m.d = fence.NewDomain(m.clock)
+	m.s = newSched(m.clock)
+	m.drv = drm.NewDriver(m.d)
+	dc := cfg.Device
+	dc.Interrupt = func(q int) { m.drv.Interrupt(q) }
+	dev, err := device.New(m.mem, dc)
+	if err != nil {
+		return nil, err
+	}
+	m.dev = dev
+	if err := m.drv.Probe(transport{dev, m.clock}, m.mem, arenaBase, cfg.DriverArena); err != nil {
+		return nil, err
+	}
+	// From now on every blocking call parks its process.
+	m.d.SetBlocker(m.s.newWaiter)
+	return m, nil
+}
+
+// Now is the machine's virtual time.
+func (m *Machine) Now() int64 { return m.clock.Now() }
+
+// Driver is the machine's guest kernel.
+func (m *Machine) Driver() *drm.Driver { return m.drv }
+
+// Device is the machine's virtio-gpu device.
+func (m *Machine) Device() *device.Device { return m.dev }
+
+// Process is a guest process: its memory, its fd table, and what it
+// returned. Its system calls are methods; they may block, parking the
+// process until what it waits for happens.
+type Process struct {
+	Name string
+	Mem  *flatmem.Memory
+	m    *Machine
+	task *drm.Task
+	a    *actor
+	code int
+	done bool
+}
+
+// Spawn adds a process running fn, which starts when the machine runs;
+// its return value is its exit status. Processes start in spawn order.
+func (m *Machine) Spawn(name string, fn func(p *Process) int) *Process {
+	mem := flatmem.New(0x10000, 16<<20)
+	p := &Process{Name: name, Mem: mem, m: m,
+		task: &drm.Task{Mem: mem, FDs: drm.NewFDTable(0), Ctx: context.Background(), Comm: name}}
+	m.procs = append(m.procs, p)
+	p.a = m.s.start(name, func() {
+		p.code = fn(p)
+		p.task.FDs.CloseAll()
+		p.done = true
+	})
+	return p
+}
+
+// Exit is the process's exit status, and whether it has exited.
+func (p *Process) Exit() (int, bool) { return p.code, p.done }
+
+// Open is open(2).
+func (p *Process) Open(path string) (int32, errno.Errno) {
+	return p.m.drv.Open(p.task, path, drm.O_RDWR|drm.O_CLOEXEC)
+}
+
+// Close is close(2).
+func (p *Process) Close(fd int32) errno.Errno { return p.task.FDs.Close(fd) }
+
+// Ioctl is ioctl(2) with arg at addr in the process's memory.
+func (p *Process) Ioctl(fd int32, req uint32, addr uint64) errno.Errno {
+	return p.m.drv.Ioctl(p.task, fd, req, addr)
+}
+
+// IoctlBytes stores arg in the process's memory, runs the ioctl on it and
+// returns the errno and the struct as the kernel left it.
+func (p *Process) IoctlBytes(fd int32, req uint32, arg []byte) (errno.Errno, []byte) {
+	addr := p.Mem.Put(arg)
+	e := p.Ioctl(fd, req, addr)
+	return e, p.Mem.Get(addr, len(arg))
+}
+
+// Now is the virtual time the process sees.
+func (p *Process) Now() int64 { return p.m.clock.Now() }
+
+// FDs is the process's fd table (for passing fds between processes).
+func (p *Process) FDs() *drm.FDTable { return p.task.FDs }
+
+// ErrDeadlock is what Run returns when processes are blocked and nothing
+// is due that could wake them.
+var ErrDeadlock = errors.New("machine: deadlock")
+
+// Run runs the machine until every process has exited (nil), until
+// virtual time would pass until (nil; what is due later stays due), or
+// until the processes left are all blocked with nothing due to wake them
+// (an error wrapping ErrDeadlock that names them).
+func (m *Machine) Run(until int64) error {
+	for {
+		if a := m.s.next(); a != nil {
+			m.s.resume(a)
+			continue
+		}
+		next, ok := m.dev.NextEvent()
+		if d, due := m.clock.NextDeadline(); due && (!ok || d < next) {
+			next, ok = d, true
+		}
+		if !ok {
+			if blocked := m.s.blocked(m.actors()); len(blocked) > 0 {
+				return fmt.Errorf("%w: %s blocked at %d ns with nothing due", ErrDeadlock, strings.Join(blocked, ", "), m.clock.Now())
+			}
+			return nil
+		}
+		if next > until {
+			return nil
+		}
+		m.clock.AdvanceTo(next)
+		m.dev.Advance(m.clock.Now())
+	}
+}
+
+func (m *Machine) actors() []*actor {
+	var as []*actor
+	for _, p := range m.procs {
+		as = append(as, p.a)
+	}
+	return as
+}

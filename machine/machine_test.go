@@ -1,0 +1,288 @@
+package machine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"fencelab/device"
+	"fencelab/drm"
+	"fencelab/errno"
+	"fencelab/timeline"
+)
+
+var le = binary.LittleEndian
+
+func u32s(vs ...uint32) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = le.AppendUint32(b, v)
+	}
+	return b
+}
+
+func u64s(vs ...uint64) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = le.AppendUint64(b, v)
+	}
+	return b
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// work is a command stream of one OpWork costing ns of modelled GPU time.
+func work(ns int64) []byte {
+	return u32s(uint32(device.OpWork)|2<<16, uint32(ns), uint32(uint64(ns)>>32))
+}
+
+// gpuProc is a process with a render fd, a 3D context with two rings,
+// and a timeline syncobj.
+type gpuProc struct {
+	*Process
+	t      *testing.T
+	fd     int32
+	syncob uint32
+}
+
+func setup(t *testing.T, p *Process) *gpuProc {
+	g := &gpuProc{Process: p, t: t}
+	var e errno.Errno
+	if g.fd, e = p.Open(drm.PathRender); e != 0 {
+		t.Errorf("%s: open = %v", p.Name, e)
+	}
+	params := p.Mem.Put(u64s(drm.VIRTGPU_CONTEXT_PARAM_CAPSET_ID, device.VIRTIO_GPU_CAPSET_FENCELAB, drm.VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 2))
+	if e, _ := p.IoctlBytes(g.fd, drm.DRM_IOCTL_VIRTGPU_CONTEXT_INIT, cat(u32s(2, 0), u64s(params))); e != 0 {
+		t.Errorf("%s: CONTEXT_INIT = %v", p.Name, e)
+	}
+	_, c := p.IoctlBytes(g.fd, drm.DRM_IOCTL_SYNCOBJ_CREATE, u32s(0, 0))
+	g.syncob = le.Uint32(c)
+	return g
+}
+
+// submit runs cost of GPU work on ring, signalling the syncobj at point.
+func (g *gpuProc) submit(ring uint32, cost int64, point uint64) {
+	cmd := g.Mem.Put(work(cost))
+	out := g.Mem.Put(cat(u32s(g.syncob, 0), u64s(point)))
+	arg := cat(u32s(drm.VIRTGPU_EXECBUF_RING_IDX, uint32(len(work(0)))), u64s(cmd, 0), u32s(0, 0, ring, 16, 0, 1), u64s(0, out))
+	if e, _ := g.IoctlBytes(g.fd, drm.DRM_IOCTL_VIRTGPU_EXECBUFFER, arg); e != 0 {
+		g.t.Errorf("%s: EXECBUFFER = %v", g.Name, e)
+	}
+}
+
+// wait is TIMELINE_WAIT (WAIT_FOR_SUBMIT) on one point with an absolute
+// timeout.
+func (g *gpuProc) wait(fd int32, handle uint32, point uint64, timeout int64) errno.Errno {
+	const waitForSubmit = 1 << 1
+	h, pt := g.Mem.Put(u32s(handle)), g.Mem.Put(u64s(point))
+	e, _ := g.IoctlBytes(fd, drm.DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, cat(u64s(h, pt, uint64(timeout)), u32s(1, waitForSubmit, 0, 0), u64s(0)))
+	return e
+}
+
+const forever = 1<<63 - 1
+
+// A process blocked on a point parks; the machine jumps to the moment
+// the GPU job signalling it ends, and the process resumes exactly then.
+func TestWaitParksUntilTheJobEnds(t *testing.T) {
+	m, err := New(Config{Device: device.Config{Threading: device.WorkerPerRing}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var woke int64
+	var e errno.Errno
+	m.Spawn("renderer", func(p *Process) int {
+		g := setup(t, p)
+		g.submit(0, 5_000_000, 1)
+		e = g.wait(g.fd, g.syncob, 1, forever)
+		woke = p.Now()
+		return 0
+	})
+	if err := m.Run(forever); err != nil {
+		t.Fatal(err)
+	}
+	if e != 0 || woke < Boot+5_000_000 || woke > Boot+5_100_000 {
+		t.Errorf("wait = %v at %d; want 0 just after the 5 ms job (%d)", e, woke, Boot+5_000_000)
+	}
+}
+
+// A timed wait on a point nobody will signal returns ETIME at exactly
+// its deadline, virtual time having jumped there.
+func TestTimedWaitJumpsToTheDeadline(t *testing.T) {
+	m, _ := New(Config{})
+	var e errno.Errno
+	var at int64
+	m.Spawn("waiter", func(p *Process) int {
+		fd, _ := p.Open(drm.PathRender)
+		_, c := p.IoctlBytes(fd, drm.DRM_IOCTL_SYNCOBJ_CREATE, u32s(0, 0))
+		g := &gpuProc{Process: p, t: t}
+		e = g.wait(fd, le.Uint32(c), 1, Boot+7_000_000)
+		at = p.Now()
+		return 0
+	})
+	if err := m.Run(forever); err != nil {
+		t.Fatal(err)
+	}
+	if e != errno.ETIME || at != Boot+7_000_000 {
+		t.Errorf("wait = %v at %d; want ETIME at %d", e, at, Boot+7_000_000)
+	}
+}
+
+// Blocked with nothing due that could wake it: Run says so, naming it.
+func TestDeadlockIsReported(t *testing.T) {
+	m, _ := New(Config{})
+	m.Spawn("stuck", func(p *Process) int {
+		fd, _ := p.Open(drm.PathRender)
+		_, c := p.IoctlBytes(fd, drm.DRM_IOCTL_SYNCOBJ_CREATE, u32s(0, 0))
+		(&gpuProc{Process: p, t: t}).wait(fd, le.Uint32(c), 1, forever)
+		return 0
+	})
+	err := m.Run(forever)
+	if !errors.Is(err, ErrDeadlock) || !strings.Contains(err.Error(), "stuck") {
+		t.Errorf("Run = %v; want a deadlock naming the stuck process", err)
+	}
+}
+
+// prodcons is two processes sharing a timeline syncobj through fd
+// passing: a producer submitting work on two rings at increasing points,
+// a consumer waiting for each point. It returns what the consumer saw and
+// the device's timeline.
+func prodcons(t *testing.T) ([]string, []timeline.Event) {
+	rec := &timeline.Recorder{}
+	m, err := New(Config{Device: device.Config{Threading: device.WorkerPerRing, Sink: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []string
+	shared := make(chan int32, 1) // the fd number, in the consumer's table
+	var consumer *Process
+	m.Spawn("producer", func(p *Process) int {
+		g := setup(t, p)
+		_, h := p.IoctlBytes(g.fd, drm.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, u32s(g.syncob, 0, 0, 0))
+		f, _ := p.FDs().Get(int32(le.Uint32(h[8:])))
+		fd, _ := consumer.FDs().Open(f) // fd passing
+		shared <- fd
+		for i, cost := range []int64{3_000_000, 1_000_000, 4_000_000, 2_000_000} {
+			g.submit(uint32(i%2), cost, uint64(i+1))
+		}
+		return 0
+	})
+	consumer = m.Spawn("consumer", func(p *Process) int {
+		fd, _ := p.Open(drm.PathRender)
+		sfd := <-shared
+		_, h := p.IoctlBytes(fd, drm.DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, u32s(0, 0, uint32(sfd), 0))
+		handle := le.Uint32(h)
+		g := &gpuProc{Process: p, t: t}
+		for point := uint64(1); point <= 4; point++ {
+			e := g.wait(fd, handle, point, forever)
+			log = append(log, fmt.Sprintf("point %d: %v at %d", point, e, p.Now()))
+		}
+		return 0
+	})
+	if err := m.Run(forever); err != nil {
+		t.Fatal(err)
+	}
+	return log, rec.Events
+}
+
+// The same processes give the same run: what the consumer saw, when, and
+// every device event, identical across runs.
+func TestRunsAreDeterministic(t *testing.T) {
+	log1, ev1 := prodcons(t)
+	for range 5 {
+		log2, ev2 := prodcons(t)
+		if !reflect.DeepEqual(log1, log2) || !reflect.DeepEqual(ev1, ev2) {
+			t.Fatalf("two runs differ:\n%v\n%v\n(%d and %d device events)", log1, log2, len(ev1), len(ev2))
+		}
+	}
+	if len(log1) != 4 || len(ev1) == 0 {
+		t.Fatalf("consumer saw %v, %d device events", log1, len(ev1))
+	}
+	// Ring 0 runs 3 ms then 4 ms, ring 1 1 ms then 2 ms, in parallel:
+	// point 2 is done before point 1, and waiting for 2 also waits for 1
+	// (a timeline point is signalled when it and all before it are).
+	for i, want := range []int64{3_000_000, 3_000_000, 7_000_000, 7_000_000} {
+		var at int64
+		fmt.Sscanf(log1[i][strings.LastIndex(log1[i], " ")+1:], "%d", &at)
+		if at-Boot < want || at-Boot > want+200_000 {
+			t.Errorf("%s; want point %d just after %d ns", log1[i], i+1, want)
+		}
+	}
+}
+
+// atomicArg encodes a DRM_IOCTL_MODE_ATOMIC request in p's memory: props
+// are (object, property, value) triples, grouped by object in order.
+func atomicArg(p *Process, flags uint32, props [][3]uint64) []byte {
+	var objs, counts, ids, vals []byte
+	for i := 0; i < len(props); {
+		j := i
+		for j < len(props) && props[j][0] == props[i][0] {
+			ids = le.AppendUint32(ids, uint32(props[j][1]))
+			vals = le.AppendUint64(vals, props[j][2])
+			j++
+		}
+		objs = le.AppendUint32(objs, uint32(props[i][0]))
+		counts = le.AppendUint32(counts, uint32(j-i))
+		i = j
+	}
+	return cat(u32s(flags, uint32(len(objs)/4)), u64s(p.Mem.Put(objs), p.Mem.Put(counts), p.Mem.Put(ids), p.Mem.Put(vals), 0, 0))
+}
+
+// A process flipping with blocking commits is paced by the display: each
+// flip returns at the next vblank, one refresh after the last.
+func TestBlockingFlipsFollowVblank(t *testing.T) {
+	m, err := New(Config{Device: device.Config{Displays: []device.Display{{Width: 640, Height: 480}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const primary, crtc, conn = 32, 36, 37
+	const fbID, crtcID, active, modeID, srcW, srcH, crtcW, crtcH = 17, 20, 22, 23, 11, 12, 15, 16
+	var times []int64
+	m.Spawn("compositor", func(p *Process) int {
+		fd, _ := p.Open(drm.PathCard)
+		p.IoctlBytes(fd, drm.DRM_IOCTL_SET_CLIENT_CAP, u64s(drm.DRM_CLIENT_CAP_ATOMIC, 1))
+		modes := p.Mem.Put(make([]byte, 4*68))
+		p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(4, 0, 0, 0, conn), make([]byte, 28)))
+		_, cb := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(modes), u32s(68, 0)))
+		var fbs [2]uint64
+		for i := range fbs {
+			_, d := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATE_DUMB, u32s(480, 640, 32, 0, 0, 0, 0, 0))
+			_, f := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 640, 480, drm.DRM_FORMAT_XRGB8888, 0, le.Uint32(d[16:]), 0, 0, 0, le.Uint32(d[20:])), make([]byte, 64)))
+			fbs[i] = uint64(le.Uint32(f))
+		}
+		set := atomicArg(p, drm.DRM_MODE_ATOMIC_ALLOW_MODESET, [][3]uint64{
+			{crtc, active, 1}, {crtc, modeID, uint64(le.Uint32(cb[12:]))}, {conn, crtcID, crtc},
+			{primary, fbID, fbs[0]}, {primary, crtcID, crtc}, {primary, srcW, 640 << 16}, {primary, srcH, 480 << 16},
+			{primary, crtcW, 640}, {primary, crtcH, 480}})
+		if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, set); e != 0 {
+			t.Errorf("modeset = %v", e)
+			return 1
+		}
+		times = append(times, p.Now())
+		for i := range 4 {
+			if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, atomicArg(p, 0, [][3]uint64{{primary, fbID, fbs[(i+1)%2]}})); e != 0 {
+				t.Errorf("flip %d = %v", i, e)
+			}
+			times = append(times, p.Now())
+		}
+		return 0
+	})
+	if err := m.Run(forever); err != nil {
+		t.Fatal(err)
+	}
+	if len(times) != 5 {
+		t.Fatalf("flip times %v", times)
+	}
+	period := times[2] - times[1]
+	if period < 16_000_000 || period > 17_000_000 {
+		t.Errorf("a refresh of %d ns; want about 16.7 ms", period)
+	}
+	for i := 2; i < len(times); i++ {
+		if d := times[i] - times[i-1]; d < period-1_000_000 || d > period+1_000_000 {
+			t.Errorf("flip %d came %d ns after the one before; want one refresh (%d)", i, d, period)
+		}
+	}
+}

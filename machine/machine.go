@@ -15,6 +15,7 @@
 package machine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"fencelab/drm"
 	"fencelab/errno"
 	"fencelab/fence"
+	"fencelab/guest"
 	"fencelab/internal/flatmem"
 	"fencelab/virtio"
 )
@@ -42,6 +44,9 @@ type Config struct {
 	// DriverArena is how much of it the driver uses for request buffers
 	// and GEM backing; 0 means 32 MiB.
 	DriverArena uint64
+	// Seed seeds what guests read as random (each process's stream is
+	// derived from it and the process's index).
+	Seed uint64
 }
 
 // Machine is one machine.
@@ -53,6 +58,8 @@ type Machine struct {
 	drv   *drm.Driver
 	s     *sched
 	procs []*Process
+	seed  uint64
+	rt    *guest.Runtime // made when the first WebAssembly guest is spawned
 }
 
 // transport is the driver's view of the device registers; notifications
@@ -78,7 +85,7 @@ func New(cfg Config) (*Machine, error) {
 		return nil, fmt.Errorf("machine: %d bytes of guest memory cannot hold a %d-byte driver arena at %#x",
 			cfg.GuestMemory, cfg.DriverArena, arenaBase)
 	}
-	m := &Machine{clock: fence.NewManualClock(Boot), mem: virtio.NewMemory(cfg.GuestMemory)}
+	m := &Machine{clock: fence.NewManualClock(Boot), mem: virtio.NewMemory(cfg.GuestMemory), seed: cfg.Seed}
 	m.d = fence.NewDomain(m.clock)
 	m.s = newSched(m.clock)
 	m.drv = drm.NewDriver(m.d)
@@ -111,12 +118,63 @@ func (m *Machine) Device() *device.Device { return m.dev }
 // process until what it waits for happens.
 type Process struct {
 	Name string
-	Mem  *flatmem.Memory
+	Mem  *flatmem.Memory // a Go process's memory (nil for a WebAssembly one)
 	m    *Machine
 	task *drm.Task
 	a    *actor
 	code int
+	err  error // why a WebAssembly guest could not run to its end
 	done bool
+
+	stdout, stderr bytes.Buffer
+}
+
+// Output is what a WebAssembly guest wrote to stdout and stderr.
+func (p *Process) Output() (stdout, stderr string) { return p.stdout.String(), p.stderr.String() }
+
+// Err is why a WebAssembly guest did not run to its end (a trap, a
+// module that would not instantiate), or nil.
+func (p *Process) Err() error { return p.err }
+
+// SpawnWasm adds a process running a WebAssembly guest (wasm32, WASI
+// preview 1 and the linux module) with args (args[0] is its name).
+func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process, error) {
+	ctx := context.Background()
+	if m.rt == nil {
+		rt, err := guest.NewRuntime(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.rt = rt
+	}
+	mod, err := m.rt.Compile(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	seed := m.seed ^ uint64(len(m.procs)+1)*0x9e3779b97f4a7c15
+	task := &drm.Task{FDs: drm.NewFDTable(0), Ctx: ctx, Comm: name}
+	p := &Process{Name: name, m: m, task: task}
+	m.procs = append(m.procs, p)
+	p.a = m.s.start(name, func() {
+		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed,
+			Args: append([]string{name}, args...), Stdout: &p.stdout, Stderr: &p.stderr}
+		p.code, p.err = m.rt.Run(ctx, mod, gp)
+		task.FDs.CloseAll()
+		p.done = true
+	})
+	return p, nil
+}
+
+// machineClock is the clock a guest reads and sleeps on: the machine's
+// virtual time; a sleep parks the process until then.
+type machineClock struct{ m *Machine }
+
+func (c machineClock) Now() int64 { return c.m.clock.Now() }
+
+func (c machineClock) Sleep(until int64) {
+	for c.m.clock.Now() < until {
+		c.m.d.NewWaiter().Wait(nil, until)
+	}
 }
 
 // Spawn adds a process running fn, which starts when the machine runs;

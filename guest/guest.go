@@ -1,0 +1,155 @@
+// Package guest runs WebAssembly guest programs against fencelab's guest
+// kernel: a module is instantiated with WASI preview 1 (arguments,
+// captured stdout and stderr, virtual clocks, seeded random, exit) and
+// the `linux` module, whose functions are the system calls of the guest
+// ABI (DESIGN.md "The guest ABI"): open, close, dup, ioctl, read, write,
+// eventfd, with Linux's flags and struct layouts in the module's memory,
+// results ≥ 0 or −errno.
+//
+// Modules run on wazero's interpreter, in the browser and natively alike,
+// so tests see the per-call costs the browser will. A guest's system
+// calls may block; the kernel then parks the calling process (see package
+// machine), which is why a guest must run on a process's goroutine.
+package guest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"fencelab/drm"
+)
+
+// Runtime compiles and runs guest modules. It is safe for concurrent use.
+type Runtime struct {
+	rt wazero.Runtime
+}
+
+// NewRuntime returns a runtime with WASI and the linux module ready.
+func NewRuntime(ctx context.Context) (*Runtime, error) {
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCloseOnContextDone(true))
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	if err := instantiateLinux(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	return &Runtime{rt: rt}, nil
+}
+
+// Close releases the runtime and every module in it.
+func (r *Runtime) Close(ctx context.Context) error { return r.rt.Close(ctx) }
+
+// Module is a compiled guest program.
+type Module struct{ c wazero.CompiledModule }
+
+// Compile checks and compiles a WebAssembly binary.
+func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
+	c, err := r.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("guest: %w", err)
+	}
+	return &Module{c}, nil
+}
+
+// Clock is the virtual time a guest sees, in nanoseconds since boot, and
+// how it sleeps: Sleep returns once the clock has passed until.
+type Clock interface {
+	Now() int64
+	Sleep(until int64)
+}
+
+// Epoch is the wall-clock time of boot a guest sees (CLOCK_REALTIME at
+// CLOCK_MONOTONIC 0): 2026-01-01T00:00:00Z, fixed so runs repeat.
+const Epoch int64 = 1767225600 * 1e9
+
+// Process is one guest process's side of the runtime: its kernel task,
+// whose memory becomes the module's on the first system call.
+type Process struct {
+	Drv    *drm.Driver
+	Task   *drm.Task
+	Clock  Clock
+	Seed   uint64
+	Args   []string
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+type procKey struct{}
+
+// Run instantiates m for p and runs its _start: the exit status it
+// passed to proc_exit (0 if it returned), or an error if it trapped or
+// could not start.
+func (r *Runtime) Run(ctx context.Context, m *Module, p *Process) (int, error) {
+	rng := rand.NewChaCha8(seedBytes(p.Seed))
+	cfg := wazero.NewModuleConfig().WithName("").
+		WithArgs(p.Args...).
+		WithStdout(orDiscard(p.Stdout)).WithStderr(orDiscard(p.Stderr)).
+		WithRandSource(rng).
+		WithNanotime(func() int64 { return p.Clock.Now() }, 1).
+		WithWalltime(func() (int64, int32) {
+			t := Epoch + p.Clock.Now()
+			return t / 1e9, int32(t % 1e9)
+		}, 1).
+		WithNanosleep(func(ns int64) { p.Clock.Sleep(p.Clock.Now() + max(ns, 0)) }).
+		WithOsyield(func() {})
+	ctx = context.WithValue(ctx, procKey{}, &proc{Process: p})
+	mod, err := r.rt.InstantiateModule(ctx, m.c, cfg)
+	if mod != nil {
+		defer mod.Close(context.Background())
+	}
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return int(exit.ExitCode()), nil
+	case err != nil:
+		return -1, fmt.Errorf("guest: %w", err)
+	}
+	return 0, nil
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+func seedBytes(seed uint64) (b [32]byte) {
+	for i := range 4 {
+		v := seed*0x9e3779b97f4a7c15 + uint64(i)*0xbf58476d1ce4e5b9
+		for j := range 8 {
+			b[8*i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// proc is a running process as the linux module sees it.
+type proc struct {
+	*Process
+	mem *memory
+}
+
+// from finds the calling process and binds its task to the module's
+// memory (the same for the life of the instance).
+func from(ctx context.Context, mod api.Module) *proc {
+	p, _ := ctx.Value(procKey{}).(*proc)
+	if p == nil {
+		return nil
+	}
+	if p.mem == nil {
+		p.mem = &memory{m: mod.Memory()}
+		p.Task.Mem = p.mem
+	}
+	return p
+}

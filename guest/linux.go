@@ -1,0 +1,130 @@
+package guest
+
+import (
+	"context"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"fencelab/drm"
+	"fencelab/errno"
+	"fencelab/fence"
+)
+
+// The linux module: the guest ABI's system calls. Every argument is an
+// i32 (addresses are wasm32 pointers); every result is ≥ 0 or −errno.
+
+const maxPath = 4096 // PATH_MAX
+
+func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder("linux")
+	i32 := api.ValueTypeI32
+	fn := func(name string, params int, call func(p *proc, args []uint64) int32) {
+		in := make([]api.ValueType, params)
+		for i := range in {
+			in[i] = i32
+		}
+		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+			p := from(ctx, mod)
+			r := -int32(errno.ENOSYS)
+			if p != nil {
+				r = call(p, stack)
+			}
+			stack[0] = api.EncodeI32(r)
+		}), in, []api.ValueType{i32}).Export(name)
+	}
+	fn("open", 3, func(p *proc, a []uint64) int32 {
+		n := api.DecodeU32(a[1])
+		if n > maxPath {
+			return -int32(errno.ENAMETOOLONG)
+		}
+		path := make([]byte, n)
+		if p.mem.CopyIn(uint64(api.DecodeU32(a[0])), path) != 0 {
+			return -int32(errno.EFAULT)
+		}
+		return result(p.Drv.Open(p.Task, string(path), api.DecodeU32(a[2])))
+	})
+	fn("close", 1, func(p *proc, a []uint64) int32 {
+		return -int32(p.Task.FDs.Close(api.DecodeI32(a[0])))
+	})
+	fn("dup", 1, func(p *proc, a []uint64) int32 {
+		return result(p.Task.FDs.Dup(api.DecodeI32(a[0])))
+	})
+	fn("ioctl", 3, func(p *proc, a []uint64) int32 {
+		return -int32(p.Drv.Ioctl(p.Task, api.DecodeI32(a[0]), api.DecodeU32(a[1]), uint64(api.DecodeU32(a[2]))))
+	})
+	fn("read", 3, func(p *proc, a []uint64) int32 {
+		return p.read(api.DecodeI32(a[0]), uint64(api.DecodeU32(a[1])), api.DecodeU32(a[2]))
+	})
+	fn("write", 3, func(p *proc, a []uint64) int32 {
+		return p.write(api.DecodeI32(a[0]), uint64(api.DecodeU32(a[1])), api.DecodeU32(a[2]))
+	})
+	fn("eventfd", 2, func(p *proc, a []uint64) int32 {
+		return result(p.Drv.Eventfd(p.Task, api.DecodeU32(a[0]), api.DecodeU32(a[1])))
+	})
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+func result(fd int32, e errno.Errno) int32 {
+	if e != 0 {
+		return -int32(e)
+	}
+	return fd
+}
+
+// read is read(2): DRM events from a DRM file, the counter from an
+// eventfd; EINVAL for any other file, EBADF for no file, EFAULT for a
+// buffer outside memory.
+func (p *proc) read(fd int32, buf uint64, n uint32) int32 {
+	f, e := p.Task.FDs.Get(fd)
+	if e != 0 {
+		return -int32(e)
+	}
+	defer f.DecRef()
+	if _, ok := p.mem.span(buf, int(n)); !ok {
+		return -int32(errno.EFAULT)
+	}
+	switch f := f.(type) {
+	case *drm.File:
+		ev, e := f.ReadEvents(int(n))
+		if e != 0 {
+			return -int32(e)
+		}
+		p.mem.CopyOut(buf, ev)
+		return int32(len(ev))
+	case *drm.Eventfd:
+		b := make([]byte, min(n, 8))
+		got, e := f.Read(p.Task.Ctx, b)
+		if e != 0 {
+			return -int32(e)
+		}
+		p.mem.CopyOut(buf, b[:got])
+		return int32(got)
+	}
+	return -int32(errno.EINVAL)
+}
+
+// write is write(2): an eventfd's counter; EINVAL for any other file.
+func (p *proc) write(fd int32, buf uint64, n uint32) int32 {
+	f, e := p.Task.FDs.Get(fd)
+	if e != 0 {
+		return -int32(e)
+	}
+	defer f.DecRef()
+	ev, ok := f.(*drm.Eventfd)
+	if !ok {
+		return -int32(errno.EINVAL)
+	}
+	b := make([]byte, min(n, 8))
+	if p.mem.CopyIn(buf, b) != 0 {
+		return -int32(errno.EFAULT)
+	}
+	got, e := ev.Write(b)
+	if e != 0 {
+		return -int32(e)
+	}
+	return int32(got)
+}
+
+var _ fence.UserMemory = (*memory)(nil)

@@ -1,0 +1,54 @@
+//go:build wasip1
+
+// probe is a guest for the machine's tests: it prints what a few system
+// calls return and how much virtual time passed, and exits with 3.
+package main
+
+import (
+	crand "crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"time"
+	"unsafe"
+
+	"fencelab/guests/go/linux"
+)
+
+var le = binary.LittleEndian
+
+func main() {
+	fmt.Println("args:", os.Args[1:])
+	var r [8]byte
+	crand.Read(r[:])
+	fmt.Printf("random: %x\n", r)
+	fd, err := linux.Open("/dev/dri/renderD128", linux.O_RDWR)
+	fmt.Println("open:", fd, err)
+	// DRM_IOCTL_VERSION, 32-bit layout.
+	name := make([]byte, 32)
+	v := make([]byte, 36)
+	le.PutUint32(v[12:], 32)
+	le.PutUint32(v[16:], uint32(linux.Ptr(&name[0])))
+	err = linux.Ioctl(fd, 0xC0246400, unsafe.Pointer(&v[0]))
+	fmt.Printf("version: %v %s %d.%d.%d\n", err, name[:le.Uint32(v[12:])], le.Uint32(v), le.Uint32(v[4:]), le.Uint32(v[8:]))
+	err = linux.IoctlAddr(fd, 0xC0246400, 0xfffffff0)
+	fmt.Println("version at a bad address:", err)
+	_, err = linux.Open("/dev/nope", linux.O_RDWR)
+	fmt.Println("open /dev/nope:", err)
+	// A syncobj, and a wait for a point nobody submits, 5 ms.
+	c := make([]byte, 8)
+	err = linux.Ioctl(fd, 0xC00864BF, unsafe.Pointer(&c[0]))
+	handle := le.Uint32(c)
+	start := time.Now()
+	h := []uint32{handle}
+	w := make([]byte, 40) // struct drm_syncobj_wait
+	le.PutUint64(w, linux.Ptr(&h[0]))
+	le.PutUint64(w[8:], uint64(linux.Monotonic()+5_000_000))
+	le.PutUint32(w[16:], 1)
+	le.PutUint32(w[20:], 2) // WAIT_FOR_SUBMIT
+	err = linux.Ioctl(fd, 0xC02864C3, unsafe.Pointer(&w[0]))
+	fmt.Println("wait:", err, time.Since(start))
+	time.Sleep(10 * time.Millisecond)
+	fmt.Println("slept:", time.Since(start))
+	os.Exit(3)
+}

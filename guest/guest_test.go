@@ -1,0 +1,214 @@
+package guest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"fencelab/drm"
+	"fencelab/errno"
+	"fencelab/fence"
+)
+
+// uleb is unsigned LEB128.
+func uleb(v uint32) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			b = append(b, c|0x80)
+			continue
+		}
+		return append(b, c)
+	}
+}
+
+func name(s string) []byte { return append(uleb(uint32(len(s))), s...) }
+
+func section(id byte, items ...[]byte) []byte {
+	body := uleb(uint32(len(items)))
+	for _, it := range items {
+		body = append(body, it...)
+	}
+	return append(append([]byte{id}, uleb(uint32(len(body)))...), body...)
+}
+
+// shim is a hand-assembled module importing every function of the linux
+// module and exporting, for each, a function that calls it with its own
+// arguments, plus one page of memory: what a guest's system calls look
+// like from the host, without a guest's runtime around them.
+var shimCalls = []struct {
+	name   string
+	params int
+}{{"open", 3}, {"close", 1}, {"dup", 1}, {"ioctl", 3}, {"read", 3}, {"write", 3}, {"eventfd", 2}}
+
+func shim() []byte {
+	i32 := byte(0x7f)
+	funcType := func(n int) []byte {
+		t := []byte{0x60, byte(n)}
+		for range n {
+			t = append(t, i32)
+		}
+		return append(t, 1, i32)
+	}
+	var types, imports, funcs, exports, codes [][]byte
+	for i, c := range shimCalls {
+		types = append(types, funcType(c.params))
+		imports = append(imports, append(append(name("linux"), name(c.name)...), 0x00, byte(i)))
+		funcs = append(funcs, []byte{byte(i)})
+		exports = append(exports, append(name(c.name), 0x00, byte(len(shimCalls)+i)))
+		body := []byte{0} // no locals
+		for p := range c.params {
+			body = append(body, 0x20, byte(p))
+		}
+		body = append(body, 0x10, byte(i), 0x0b)
+		codes = append(codes, append(uleb(uint32(len(body))), body...))
+	}
+	exports = append(exports, append(name("memory"), 0x02, 0))
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = append(m, section(1, types...)...)
+	m = append(m, section(2, imports...)...)
+	m = append(m, section(3, funcs...)...)
+	m = append(m, section(5, []byte{0x00, 1})...)
+	m = append(m, section(7, exports...)...)
+	return append(m, section(10, codes...)...)
+}
+
+type shimProc struct {
+	ctx context.Context
+	mod api.Module
+	p   *Process
+	d   *fence.Domain
+}
+
+func newShim(t testing.TB) *shimProc {
+	ctx := context.Background()
+	r, err := NewRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(ctx) })
+	d := fence.NewDomain(fence.NewManualClock(1e9))
+	p := &Process{Drv: drm.NewDriver(d), Task: &drm.Task{FDs: drm.NewFDTable(0), Ctx: ctx, Comm: "shim"}}
+	ctx = context.WithValue(ctx, procKey{}, &proc{Process: p})
+	mod, err := r.rt.InstantiateWithConfig(ctx, shim(), wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &shimProc{ctx: ctx, mod: mod, p: p, d: d}
+}
+
+func (s *shimProc) call(name string, args ...uint32) int32 {
+	in := make([]uint64, len(args))
+	for i, a := range args {
+		in[i] = api.EncodeU32(a)
+	}
+	out, err := s.mod.ExportedFunction(name).Call(s.ctx, in...)
+	if err != nil {
+		panic(err)
+	}
+	return api.DecodeI32(out[0])
+}
+
+func (s *shimProc) put(addr uint32, b []byte) { s.mod.Memory().Write(addr, b) }
+
+// The linux module's calls as a guest makes them: results, and −errno
+// for every kind of bad argument.
+func TestLinuxModule(t *testing.T) {
+	s := newShim(t)
+	s.put(100, []byte(drm.PathRender))
+	fd := s.call("open", 100, uint32(len(drm.PathRender)), drm.O_RDWR)
+	if fd != 0 {
+		t.Fatalf("open = %d; want fd 0", fd)
+	}
+	for _, tt := range []struct {
+		what string
+		got  int32
+		want int32
+	}{
+		{"open with a path past memory", s.call("open", 65530, 20, drm.O_RDWR), -int32(errno.EFAULT)},
+		{"open with a path past PATH_MAX", s.call("open", 100, 5000, drm.O_RDWR), -int32(errno.ENAMETOOLONG)},
+		{"open of a path that is not there", s.call("open", 100, 5, drm.O_RDWR), -int32(errno.ENOENT)},
+		{"ioctl at an address past memory", s.call("ioctl", uint32(fd), drm.DRM_IOCTL_SYNCOBJ_CREATE, 65535), -int32(errno.EFAULT)},
+		{"ioctl at the top of the 32-bit space", s.call("ioctl", uint32(fd), drm.DRM_IOCTL_SYNCOBJ_CREATE, 0xfffffffc), -int32(errno.EFAULT)},
+		{"ioctl on a bad fd", s.call("ioctl", 77, drm.DRM_IOCTL_SYNCOBJ_CREATE, 200), -int32(errno.EBADF)},
+		{"ioctl with a bad type byte", s.call("ioctl", uint32(fd), 0xC0087a00, 200), -int32(errno.ENOTTY)},
+		{"dup", s.call("dup", uint32(fd)), 1},
+		{"close", s.call("close", 1), 0},
+		{"close again", s.call("close", 1), -int32(errno.EBADF)},
+		{"read of a DRM file with no events", s.call("read", uint32(fd), 300, 64), -int32(errno.EAGAIN)},
+		{"read into a buffer past memory", s.call("read", uint32(fd), 65500, 64), -int32(errno.EFAULT)},
+		{"write to a DRM file", s.call("write", uint32(fd), 300, 8), -int32(errno.EINVAL)},
+		{"eventfd with unknown flags", s.call("eventfd", 0, 0x10), -int32(errno.EINVAL)},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s = %d; want %d", tt.what, tt.got, tt.want)
+		}
+	}
+	// An eventfd: write 5, read it back.
+	efd := s.call("eventfd", 0, drm.EFD_NONBLOCK)
+	s.put(400, []byte{5, 0, 0, 0, 0, 0, 0, 0})
+	if n := s.call("write", uint32(efd), 400, 8); n != 8 {
+		t.Errorf("eventfd write = %d", n)
+	}
+	if n := s.call("read", uint32(efd), 500, 8); n != 8 {
+		t.Errorf("eventfd read = %d", n)
+	}
+	if b, _ := s.mod.Memory().Read(500, 8); b[0] != 5 {
+		t.Errorf("eventfd read %v; want 5", b)
+	}
+	// A syncobj through ioctl.
+	s.put(200, make([]byte, 8))
+	if r := s.call("ioctl", uint32(fd), drm.DRM_IOCTL_SYNCOBJ_CREATE, 200); r != 0 {
+		t.Errorf("SYNCOBJ_CREATE = %d", r)
+	}
+	if h, _ := s.mod.Memory().ReadUint32Le(200); h != 1 {
+		t.Errorf("syncobj handle %d; want 1", h)
+	}
+	s.p.Task.FDs.CloseAll()
+	if l := s.d.Live(); !l.Zero() {
+		t.Errorf("after closing every fd, Live() = %+v", l)
+	}
+}
+
+// FuzzLinuxModule calls the linux module with hostile arguments and
+// memory: every result is a count, an fd or −errno, nothing panics, and
+// closing every fd leaves nothing alive.
+func FuzzLinuxModule(f *testing.F) {
+	f.Add(uint8(0), uint32(0), uint32(19), uint32(2), []byte(drm.PathRender))
+	f.Add(uint8(3), uint32(0), drm.DRM_IOCTL_SYNCOBJ_CREATE, uint32(0), make([]byte, 8))
+	f.Add(uint8(3), uint32(0), drm.DRM_IOCTL_SYNCOBJ_WAIT, uint32(16), make([]byte, 64))
+	f.Add(uint8(4), uint32(1), uint32(0), uint32(64), []byte{})
+	f.Fuzz(func(t *testing.T, which uint8, a, b, c uint32, mem []byte) {
+		s := newShim(t)
+		s.put(1024, []byte(drm.PathRender))
+		s.call("open", 1024, uint32(len(drm.PathRender)), drm.O_RDWR)
+		s.put(2048, []byte(drm.PathCard))
+		s.call("open", 2048, uint32(len(drm.PathCard)), drm.O_RDWR)
+		s.call("eventfd", 1, drm.EFD_NONBLOCK)
+		if len(mem) > 60000 {
+			mem = mem[:60000]
+		}
+		s.put(0, mem)
+		// Blocking waits must not hang: the task is interrupted.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.p.Task.Ctx = ctx
+		c0 := shimCalls[int(which)%len(shimCalls)]
+		args := []uint32{a, b, c}[:c0.params]
+		if c0.name == "ioctl" || c0.name == "read" || c0.name == "write" || c0.name == "close" || c0.name == "dup" {
+			args[0] %= 8 // mostly real fds
+		}
+		r := s.call(c0.name, args...)
+		if r < -4095 || r < 0 && r != -int32(errno.ERESTARTSYS) && -r > 133 {
+			t.Fatalf("%s%v = %d: not a result or an errno", c0.name, args, r)
+		}
+		s.p.Task.FDs.CloseAll()
+		if l := s.d.Live(); !l.Zero() {
+			t.Fatalf("after closing every fd, Live() = %+v", l)
+		}
+	})
+}

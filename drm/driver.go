@@ -227,10 +227,12 @@ type File struct {
 	fbs   []*framebuffer
 	blobs []*propBlob
 
-	// evMu guards the pending DRM events and the space left for them.
-	evMu    sync.Mutex
-	events  [][]byte
-	evSpace int
+	// evMu guards the pending DRM events, the space left for them, and
+	// the pollers to wake when one arrives.
+	evMu     sync.Mutex
+	events   [][]byte
+	evSpace  int
+	watchers []fence.Waiter
 }
 
 func (drv *Driver) newFile(node Node) *File {

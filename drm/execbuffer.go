@@ -708,11 +708,34 @@ func (f *File) releaseEvent(n int) {
 	f.evMu.Unlock()
 }
 
-// deliverEvent queues a reserved event for read(2).
+// deliverEvent queues a reserved event for read(2) and wakes pollers.
 func (f *File) deliverEvent(ev []byte) {
 	f.evMu.Lock()
-	defer f.evMu.Unlock()
 	f.events = append(f.events, ev)
+	ws := f.watchers
+	f.watchers = nil
+	f.evMu.Unlock()
+	for _, w := range ws {
+		w.Kick()
+	}
+}
+
+// Watch kicks w when the file's readiness may have changed (an event
+// arrives), until the returned cancel is called.
+func (f *File) Watch(w fence.Waiter) (cancel func()) {
+	f.evMu.Lock()
+	defer f.evMu.Unlock()
+	f.watchers = append(f.watchers, w)
+	return func() {
+		f.evMu.Lock()
+		defer f.evMu.Unlock()
+		for i, x := range f.watchers {
+			if x == w {
+				f.watchers = append(f.watchers[:i], f.watchers[i+1:]...)
+				return
+			}
+		}
+	}
 }
 
 // fenceEvent is the VIRTGPU_EVENT_FENCE_SIGNALED event of a poll-ring

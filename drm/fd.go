@@ -161,6 +161,9 @@ const (
 	EFD_CLOEXEC   = O_CLOEXEC
 	POLLIN        = 0x0001
 	POLLOUT       = 0x0004
+	POLLERR       = 0x0008
+	POLLHUP       = 0x0010
+	POLLNVAL      = 0x0020
 )
 
 // Eventfd is an eventfd (fs/eventfd.c): a 64-bit counter that writes and
@@ -196,6 +199,24 @@ func (e *Eventfd) IncRef() { e.mu.Lock(); e.refs++; e.mu.Unlock() }
 
 // DecRef implements [fence.File].
 func (e *Eventfd) DecRef() { e.mu.Lock(); e.refs--; e.mu.Unlock() }
+
+// Watch kicks w when the eventfd's readiness may have changed, until the
+// returned cancel is called.
+func (e *Eventfd) Watch(w fence.Waiter) (cancel func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.waiters = append(e.waiters, w)
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for i, x := range e.waiters {
+			if x == w {
+				e.waiters = append(e.waiters[:i], e.waiters[i+1:]...)
+				return
+			}
+		}
+	}
+}
 
 func (e *Eventfd) changedLocked() {
 	for _, w := range e.waiters {

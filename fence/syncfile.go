@@ -75,6 +75,17 @@ func (s *SyncFile) Poll() uint32 {
 	return 0
 }
 
+// Watch kicks w when the file's readiness may have changed (its fence
+// signals), until the returned cancel is called.
+func (s *SyncFile) Watch(w Waiter) (cancel func()) {
+	cb, ok := s.fence.AddCallback(func(*Fence) { w.Kick() })
+	if !ok {
+		w.Kick()
+		return func() {}
+	}
+	return func() { cb.Remove() }
+}
+
 // Ioctl serves the ioctls of a sync_file fd (sync_file_ioctl): MERGE,
 // FILE_INFO and SET_DEADLINE, each copying its own argument at arg in mem.
 // Any other request is ENOTTY.

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"encoding/binary"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -29,6 +30,11 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 			r := -int32(errno.ENOSYS)
 			if p != nil {
 				r = call(p, stack)
+			}
+			// A call a signal interrupted returns EINTR to the guest
+			// (fencelab's guests have no handlers to restart after).
+			if r == -int32(errno.ERESTARTSYS) {
+				r = -int32(errno.EINTR)
 			}
 			stack[0] = api.EncodeI32(r)
 		}), in, []api.ValueType{i32}).Export(name)
@@ -58,6 +64,9 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 	})
 	fn("write", 3, func(p *proc, a []uint64) int32 {
 		return p.write(api.DecodeI32(a[0]), uint64(api.DecodeU32(a[1])), api.DecodeU32(a[2]))
+	})
+	fn("poll", 3, func(p *proc, a []uint64) int32 {
+		return p.poll(uint64(api.DecodeU32(a[0])), api.DecodeU32(a[1]), api.DecodeI32(a[2]))
 	})
 	fn("eventfd", 2, func(p *proc, a []uint64) int32 {
 		return result(p.Drv.Eventfd(p.Task, api.DecodeU32(a[0]), api.DecodeU32(a[1])))
@@ -128,3 +137,83 @@ func (p *proc) write(fd int32, buf uint64, n uint32) int32 {
 }
 
 var _ fence.UserMemory = (*memory)(nil)
+
+// pollable is a file poll(2) can wait on: its readiness, and a way to be
+// woken when it may have changed.
+type pollable interface {
+	Poll() uint32
+	Watch(w fence.Waiter) (cancel func())
+}
+
+// maxPollFDs is RLIMIT_NOFILE: more entries than that is EINVAL.
+const maxPollFDs = drm.DefaultMaxFDs
+
+// poll is poll(2) on nfds struct pollfd (int fd; short events; short
+// revents) at addr: each entry's revents is its file's readiness masked
+// by events, plus POLLERR and POLLHUP, or POLLNVAL for an fd that is not
+// open; a negative fd is skipped. It returns how many entries have
+// revents, waiting up to timeout ms (negative: for ever) for one to. A
+// file that cannot report readiness (sw_sync, /dev/null) is always ready
+// for writing, as Linux's default poll says.
+func (p *proc) poll(addr uint64, nfds uint32, timeout int32) int32 {
+	if nfds > maxPollFDs {
+		return -int32(errno.EINVAL)
+	}
+	buf := make([]byte, 8*int(nfds))
+	if p.mem.CopyIn(addr, buf) != 0 {
+		return -int32(errno.EFAULT)
+	}
+	d := p.Drv.Domain()
+	deadline := fence.Forever
+	if timeout >= 0 {
+		deadline = d.Now() + int64(timeout)*1_000_000
+	}
+	for {
+		// Watch every file before looking at it, so that a change between
+		// the look and the wait still wakes us.
+		w := d.NewWaiter()
+		var cancels []func()
+		ready := int32(0)
+		for i := range int(nfds) {
+			e := buf[8*i:]
+			fd, events := int32(le.Uint32(e)), le.Uint16(e[4:])
+			revents := uint16(0)
+			if fd >= 0 {
+				f, err := p.Task.FDs.Get(fd)
+				switch {
+				case err != 0:
+					revents = drm.POLLNVAL
+				default:
+					mask := uint32(drm.POLLOUT)
+					if pf, ok := f.(pollable); ok {
+						cancels = append(cancels, pf.Watch(w))
+						mask = pf.Poll()
+					}
+					f.DecRef()
+					revents = uint16(mask) & (events | drm.POLLERR | drm.POLLHUP)
+				}
+			}
+			le.PutUint16(e[6:], revents)
+			if revents != 0 {
+				ready++
+			}
+		}
+		if ready == 0 && deadline > d.Now() {
+			w.Wait(p.Task.Ctx, deadline)
+		}
+		for _, c := range cancels {
+			c()
+		}
+		if ready > 0 || deadline <= d.Now() {
+			if p.mem.CopyOut(addr, buf) != 0 {
+				return -int32(errno.EFAULT)
+			}
+			return ready
+		}
+		if ctx := p.Task.Ctx; ctx != nil && ctx.Err() != nil {
+			return -int32(errno.EINTR)
+		}
+	}
+}
+
+var le = binary.LittleEndian

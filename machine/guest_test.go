@@ -94,12 +94,14 @@ func TestWasmGuest(t *testing.T) {
 		"open /dev/nope: ENOENT",
 		"wait: ETIME 5ms",
 		"slept: 15ms",
+		"poll an idle eventfd for 20 ms: 0 <nil> 35ms",
+		"poll after a write: 2 <nil> revents 0x1 0x20",
 	}, "\n") + "\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
-	if m.Now() != Boot+15_000_000 {
-		t.Errorf("the machine ended at %d; want %d (the guest's 5 ms wait and 10 ms sleep)", m.Now(), Boot+15_000_000)
+	if m.Now() != Boot+35_000_000 {
+		t.Errorf("the machine ended at %d; want %d (the guest's 5 ms wait, 10 ms sleep and 20 ms poll)", m.Now(), Boot+35_000_000)
 	}
 }
 

@@ -43,6 +43,35 @@ func read(fd int32, buf unsafe.Pointer, n int32) int32
 //go:wasmimport linux write
 func write(fd int32, buf unsafe.Pointer, n int32) int32
 
+//go:wasmimport linux poll
+func poll(fds unsafe.Pointer, n, timeout int32) int32
+
+// PollFd is struct pollfd.
+type PollFd struct {
+	Fd      int32
+	Events  int16
+	Revents int16
+}
+
+// Poll events.
+const (
+	POLLIN   = 0x1
+	POLLOUT  = 0x4
+	POLLNVAL = 0x20
+)
+
+// Poll waits up to timeoutMs (negative: for ever) for one of fds to be
+// ready, and returns how many are.
+func Poll(fds []PollFd, timeoutMs int32) (int, error) {
+	if len(fds) == 0 {
+		var none PollFd
+		n, err := check(poll(unsafe.Pointer(&none), 0, timeoutMs))
+		return int(n), err
+	}
+	n, err := check(poll(unsafe.Pointer(&fds[0]), int32(len(fds)), timeoutMs))
+	return int(n), err
+}
+
 //go:wasmimport linux eventfd
 func eventfd(initval, flags int32) int32
 

@@ -50,5 +50,12 @@ func main() {
 	fmt.Println("wait:", err, time.Since(start))
 	time.Sleep(10 * time.Millisecond)
 	fmt.Println("slept:", time.Since(start))
+	efd, _ := linux.Eventfd(0, 0)
+	fds := []linux.PollFd{{Fd: efd, Events: linux.POLLIN}, {Fd: 99, Events: linux.POLLIN}}
+	n, err := linux.Poll(fds[:1], 20)
+	fmt.Println("poll an idle eventfd for 20 ms:", n, err, time.Since(start))
+	linux.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	n, err = linux.Poll(fds, -1)
+	fmt.Printf("poll after a write: %d %v revents %#x %#x\n", n, err, fds[0].Revents, fds[1].Revents)
 	os.Exit(3)
 }

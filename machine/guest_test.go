@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -132,5 +133,30 @@ func TestWasmGuestIsDeterministic(t *testing.T) {
 	}
 	if a == c {
 		t.Errorf("seeds 7 and 8 printed the same:\n%s", a)
+	}
+}
+
+// A guest that spins waiting for virtual time is stopped by the watchdog
+// with a message that says why; the machine goes on.
+func TestWatchdogStopsASpinningGuest(t *testing.T) {
+	m, err := New(Config{Watchdog: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.SpawnWasm("spin", buildGuest(t, "./testdata/spin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after bool
+	m.Spawn("after", func(*Process) int { after = true; return 0 })
+	if err := m.Run(forever); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := p.Output()
+	if code, done := p.Exit(); !done || code != -1 || p.Err() == nil || !strings.Contains(p.Err().Error(), "watchdog") {
+		t.Errorf("spin exited %d (done %v) with %v; want the watchdog's error", code, done, p.Err())
+	}
+	if out != "waiting for a second to pass\n" || !after {
+		t.Errorf("stdout %q, the next process ran: %v", out, after)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"fencelab/device"
 	"fencelab/drm"
@@ -47,19 +48,25 @@ type Config struct {
 	// Seed seeds what guests read as random (each process's stream is
 	// derived from it and the process's index).
 	Seed uint64
+	// Watchdog is how long (host time) a WebAssembly guest may run
+	// without blocking before it is stopped; 0 means 5 s. Virtual time
+	// stands still while a guest runs, so a guest that spins waiting for
+	// it would otherwise never end.
+	Watchdog time.Duration
 }
 
 // Machine is one machine.
 type Machine struct {
-	clock *fence.ManualClock
-	d     *fence.Domain
-	mem   *virtio.Memory
-	dev   *device.Device
-	drv   *drm.Driver
-	s     *sched
-	procs []*Process
-	seed  uint64
-	rt    *guest.Runtime // made when the first WebAssembly guest is spawned
+	clock    *fence.ManualClock
+	d        *fence.Domain
+	mem      *virtio.Memory
+	dev      *device.Device
+	drv      *drm.Driver
+	s        *sched
+	procs    []*Process
+	seed     uint64
+	watchdog time.Duration
+	rt       *guest.Runtime // made when the first WebAssembly guest is spawned
 }
 
 // transport is the driver's view of the device registers; notifications
@@ -85,7 +92,10 @@ func New(cfg Config) (*Machine, error) {
 		return nil, fmt.Errorf("machine: %d bytes of guest memory cannot hold a %d-byte driver arena at %#x",
 			cfg.GuestMemory, cfg.DriverArena, arenaBase)
 	}
-	m := &Machine{clock: fence.NewManualClock(Boot), mem: virtio.NewMemory(cfg.GuestMemory), seed: cfg.Seed}
+	if cfg.Watchdog == 0 {
+		cfg.Watchdog = 5 * time.Second
+	}
+	m := &Machine{clock: fence.NewManualClock(Boot), mem: virtio.NewMemory(cfg.GuestMemory), seed: cfg.Seed, watchdog: cfg.Watchdog}
 	m.d = fence.NewDomain(m.clock)
 	m.s = newSched(m.clock)
 	m.drv = drm.NewDriver(m.d)
@@ -155,15 +165,26 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 	task := &drm.Task{FDs: drm.NewFDTable(0), Ctx: ctx, Comm: name}
 	p := &Process{Name: name, m: m, task: task}
 	m.procs = append(m.procs, p)
+	// The watchdog: the guest's context ends (and wazero stops it) when
+	// it has held the processor for the whole budget.
+	runCtx, stop := context.WithCancelCause(ctx)
 	p.a = m.s.start(name, func() {
+		defer stop(nil)
 		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed,
 			Args: append([]string{name}, args...), Stdout: &p.stdout, Stderr: &p.stderr}
-		p.code, p.err = m.rt.Run(ctx, mod, gp)
+		p.code, p.err = m.rt.Run(runCtx, mod, gp)
+		if cause := context.Cause(runCtx); errors.Is(cause, errWatchdog) {
+			p.code, p.err = -1, fmt.Errorf("machine: %s: %w", name, cause)
+		}
 		task.FDs.CloseAll()
 		p.done = true
 	})
+	p.a.watchdog = func() { stop(errWatchdog) }
 	return p, nil
 }
+
+// errWatchdog is why a guest that never blocked was stopped.
+var errWatchdog = errors.New("stopped by the watchdog: it ran without blocking for the whole budget (a busy loop waiting for virtual time, which stands still while a guest runs?)")
 
 // machineClock is the clock a guest reads and sleeps on: the machine's
 // virtual time; a sleep parks the process until then.
@@ -233,7 +254,14 @@ var ErrDeadlock = errors.New("machine: deadlock")
 func (m *Machine) Run(until int64) error {
 	for {
 		if a := m.s.next(); a != nil {
+			var alarm *time.Timer
+			if a.watchdog != nil {
+				alarm = time.AfterFunc(m.watchdog, a.watchdog)
+			}
 			m.s.resume(a)
+			if alarm != nil {
+				alarm.Stop()
+			}
 			continue
 		}
 		next, ok := m.dev.NextEvent()

@@ -20,10 +20,11 @@ import (
 
 // actor is one guest process as the scheduler sees it.
 type actor struct {
-	name   string
-	run    chan struct{} // the baton, handed to this actor
-	exited bool
-	parked *waiter // the waiter it sleeps on, while parked
+	name     string
+	watchdog func()        // stops the actor when it runs too long (WebAssembly guests)
+	run      chan struct{} // the baton, handed to this actor
+	exited   bool
+	parked   *waiter // the waiter it sleeps on, while parked
 }
 
 type sched struct {

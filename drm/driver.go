@@ -29,6 +29,7 @@ package drm
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -70,6 +71,10 @@ type Driver struct {
 	hostWaits atomic.Bool
 
 	kms *kmsState // mode setting (kms_state.go); no outputs before Probe
+
+	// chMu guards channels, the fd-passing channels by name (channel.go).
+	chMu     sync.Mutex
+	channels map[string]*channel
 
 	masterTaken atomic.Bool // the primary node's first opener is master
 }
@@ -158,7 +163,14 @@ func (drv *Driver) Open(t *Task, path string, flags uint32) (int32, errno.Errno)
 	case PathNull:
 		f = NullFile{}
 	default:
-		return -1, errno.ENOENT
+		if !strings.HasPrefix(path, PathChannels) {
+			return -1, errno.ENOENT
+		}
+		c, e := drv.openChannel(path)
+		if e != 0 {
+			return -1, e
+		}
+		f = c
 	}
 	return t.FDs.Open(f)
 }

@@ -45,7 +45,7 @@ func section(id byte, items ...[]byte) []byte {
 var shimCalls = []struct {
 	name   string
 	params int
-}{{"open", 3}, {"close", 1}, {"dup", 1}, {"ioctl", 3}, {"read", 3}, {"write", 3}, {"eventfd", 2}, {"poll", 3}}
+}{{"open", 3}, {"close", 1}, {"dup", 1}, {"ioctl", 3}, {"read", 3}, {"write", 3}, {"eventfd", 2}, {"poll", 3}, {"sendfd", 2}, {"recvfd", 2}}
 
 func shim() []byte {
 	i32 := byte(0x7f)
@@ -182,6 +182,21 @@ func TestLinuxModule(t *testing.T) {
 	if n := s.call("poll", 65530, 2, 0); n != -int32(errno.EFAULT) {
 		t.Errorf("poll of a table past memory = %d; want EFAULT", n)
 	}
+	// An fd passed to ourselves through a channel.
+	s.put(700, []byte(drm.PathChannels+"x"))
+	ch := s.call("open", 700, uint32(len(drm.PathChannels+"x")), drm.O_RDWR)
+	if r := s.call("sendfd", uint32(ch), uint32(efd)); r != 0 {
+		t.Errorf("sendfd = %d", r)
+	}
+	if r := s.call("recvfd", uint32(ch), drm.O_NONBLOCK); r < 0 {
+		t.Errorf("recvfd = %d", r)
+	}
+	if r := s.call("recvfd", uint32(ch), drm.O_NONBLOCK); r != -int32(errno.EAGAIN) {
+		t.Errorf("recvfd of an empty channel = %d; want EAGAIN", r)
+	}
+	if r := s.call("sendfd", uint32(fd), uint32(efd)); r != -int32(errno.ENOTSOCK) {
+		t.Errorf("sendfd on a DRM fd = %d; want ENOTSOCK", r)
+	}
 	// A syncobj through ioctl.
 	s.put(200, make([]byte, 8))
 	if r := s.call("ioctl", uint32(fd), drm.DRM_IOCTL_SYNCOBJ_CREATE, 200); r != 0 {
@@ -221,7 +236,8 @@ func FuzzLinuxModule(f *testing.F) {
 		s.p.Task.Ctx = ctx
 		c0 := shimCalls[int(which)%len(shimCalls)]
 		args := []uint32{a, b, c}[:c0.params]
-		if c0.name == "ioctl" || c0.name == "read" || c0.name == "write" || c0.name == "close" || c0.name == "dup" {
+		if c0.name == "ioctl" || c0.name == "read" || c0.name == "write" || c0.name == "close" || c0.name == "dup" ||
+			c0.name == "sendfd" || c0.name == "recvfd" {
 			args[0] %= 8 // mostly real fds
 		}
 		r := s.call(c0.name, args...)
@@ -229,6 +245,7 @@ func FuzzLinuxModule(f *testing.F) {
 			t.Fatalf("%s%v = %d: not a result or an errno", c0.name, args, r)
 		}
 		s.p.Task.FDs.CloseAll()
+		s.p.Drv.DropChannels()
 		if l := s.d.Live(); !l.Zero() {
 			t.Fatalf("after closing every fd, Live() = %+v", l)
 		}

@@ -12,7 +12,7 @@ import (
 	"fencelab/fence"
 )
 
-// The linux module: the guest ABI's system calls. Every argument is an
+// The linux module: the guest ABI's system calls (guests/ABI.md). Every argument is an
 // i32 (addresses are wasm32 pointers); every result is ≥ 0 or −errno.
 
 const maxPath = 4096 // PATH_MAX
@@ -67,6 +67,12 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 	})
 	fn("poll", 3, func(p *proc, a []uint64) int32 {
 		return p.poll(uint64(api.DecodeU32(a[0])), api.DecodeU32(a[1]), api.DecodeI32(a[2]))
+	})
+	fn("sendfd", 2, func(p *proc, a []uint64) int32 {
+		return -int32(p.Drv.SendFD(p.Task, api.DecodeI32(a[0]), api.DecodeI32(a[1])))
+	})
+	fn("recvfd", 2, func(p *proc, a []uint64) int32 {
+		return result(p.Drv.RecvFD(p.Task, api.DecodeI32(a[0]), api.DecodeU32(a[1])&drm.O_NONBLOCK != 0))
 	})
 	fn("eventfd", 2, func(p *proc, a []uint64) int32 {
 		return result(p.Drv.Eventfd(p.Task, api.DecodeU32(a[0]), api.DecodeU32(a[1])))

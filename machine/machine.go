@@ -237,6 +237,14 @@ func (p *Process) IoctlBytes(fd int32, req uint32, arg []byte) (errno.Errno, []b
 	return e, p.Mem.Get(addr, len(arg))
 }
 
+// SendFD passes fd on the channel at chanFD (see drm.Driver.SendFD).
+func (p *Process) SendFD(chanFD, fd int32) errno.Errno { return p.m.drv.SendFD(p.task, chanFD, fd) }
+
+// RecvFD receives an fd from the channel at chanFD, waiting for one.
+func (p *Process) RecvFD(chanFD int32) (int32, errno.Errno) {
+	return p.m.drv.RecvFD(p.task, chanFD, false)
+}
+
 // Now is the virtual time the process sees.
 func (p *Process) Now() int64 { return p.m.clock.Now() }
 
@@ -272,6 +280,8 @@ func (m *Machine) Run(until int64) error {
 			if blocked := m.s.blocked(m.actors()); len(blocked) > 0 {
 				return fmt.Errorf("%w: %s blocked at %d ns with nothing due", ErrDeadlock, strings.Join(blocked, ", "), m.clock.Now())
 			}
+			// Every process has exited: messages nobody received go.
+			m.drv.DropChannels()
 			return nil
 		}
 		if next > until {

@@ -147,7 +147,7 @@ func TestDeadlockIsReported(t *testing.T) {
 }
 
 // prodcons is two processes sharing a timeline syncobj through fd
-// passing: a producer submitting work on two rings at increasing points,
+// passing on a channel: a producer submitting work on two rings at increasing points,
 // a consumer waiting for each point. It returns what the consumer saw and
 // the device's timeline.
 func prodcons(t *testing.T) ([]string, []timeline.Event) {
@@ -157,22 +157,25 @@ func prodcons(t *testing.T) ([]string, []timeline.Event) {
 		t.Fatal(err)
 	}
 	var log []string
-	shared := make(chan int32, 1) // the fd number, in the consumer's table
-	var consumer *Process
 	m.Spawn("producer", func(p *Process) int {
 		g := setup(t, p)
+		ch, _ := p.Open(drm.PathChannels + "timeline")
 		_, h := p.IoctlBytes(g.fd, drm.DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, u32s(g.syncob, 0, 0, 0))
-		f, _ := p.FDs().Get(int32(le.Uint32(h[8:])))
-		fd, _ := consumer.FDs().Open(f) // fd passing
-		shared <- fd
+		if e := p.SendFD(ch, int32(le.Uint32(h[8:]))); e != 0 {
+			t.Errorf("SendFD = %v", e)
+		}
 		for i, cost := range []int64{3_000_000, 1_000_000, 4_000_000, 2_000_000} {
 			g.submit(uint32(i%2), cost, uint64(i+1))
 		}
 		return 0
 	})
-	consumer = m.Spawn("consumer", func(p *Process) int {
+	m.Spawn("consumer", func(p *Process) int {
 		fd, _ := p.Open(drm.PathRender)
-		sfd := <-shared
+		ch, _ := p.Open(drm.PathChannels + "timeline")
+		sfd, e := p.RecvFD(ch)
+		if e != 0 {
+			t.Errorf("RecvFD = %v", e)
+		}
 		_, h := p.IoctlBytes(fd, drm.DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, u32s(0, 0, uint32(sfd), 0))
 		handle := le.Uint32(h)
 		g := &gpuProc{Process: p, t: t}

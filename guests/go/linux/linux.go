@@ -72,6 +72,20 @@ func Poll(fds []PollFd, timeoutMs int32) (int, error) {
 	return int(n), err
 }
 
+//go:wasmimport linux sendfd
+func sendfd(ch, fd int32) int32
+
+//go:wasmimport linux recvfd
+func recvfd(ch, flags int32) int32
+
+// SendFD passes fd's open file on the channel ch (an fd of a path under
+// /run/fencelab/): the receiver gets an fd of its own for it.
+func SendFD(ch, fd int32) error { _, err := check(sendfd(ch, fd)); return err }
+
+// RecvFD receives the oldest fd sent on ch, waiting for one unless flags
+// has O_NONBLOCK.
+func RecvFD(ch, flags int32) (int32, error) { return check(recvfd(ch, flags)) }
+
 //go:wasmimport linux eventfd
 func eventfd(initval, flags int32) int32
 

@@ -256,7 +256,8 @@ func (p *Process) FDs() *drm.FDTable { return p.task.FDs }
 var ErrDeadlock = errors.New("machine: deadlock")
 
 // Run runs the machine until every process has exited (nil), until
-// virtual time would pass until (nil; what is due later stays due), or
+// virtual time would pass until (nil, the clock reading until; what is
+// due later stays due), or
 // until the processes left are all blocked with nothing due to wake them
 // (an error wrapping ErrDeadlock that names them).
 func (m *Machine) Run(until int64) error {
@@ -285,6 +286,9 @@ func (m *Machine) Run(until int64) error {
 			return nil
 		}
 		if next > until {
+			// Time passes to until, where nothing is due.
+			m.clock.AdvanceTo(until)
+			m.dev.Advance(until)
 			return nil
 		}
 		m.clock.AdvanceTo(next)

@@ -102,7 +102,9 @@ func (r *Runtime) Run(ctx context.Context, m *Module, p *Process) (int, error) {
 		}, 1).
 		WithNanosleep(func(ns int64) { p.Clock.Sleep(p.Clock.Now() + max(ns, 0)) }).
 		WithOsyield(func() {})
-	ctx = context.WithValue(ctx, procKey{}, &proc{Process: p})
+	pr := &proc{Process: p}
+	defer pr.releaseMaps()
+	ctx = context.WithValue(ctx, procKey{}, pr)
 	mod, err := r.rt.InstantiateModule(ctx, m.c, cfg)
 	if mod != nil {
 		defer mod.Close(context.Background())
@@ -137,7 +139,8 @@ func seedBytes(seed uint64) (b [32]byte) {
 // proc is a running process as the linux module sees it.
 type proc struct {
 	*Process
-	mem *memory
+	mem  *memory
+	maps []*mapping
 }
 
 // from finds the calling process and binds its task to the module's

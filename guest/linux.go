@@ -29,7 +29,9 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 			p := from(ctx, mod)
 			r := -int32(errno.ENOSYS)
 			if p != nil {
+				p.syncIn()
 				r = call(p, stack)
+				p.syncOut()
 			}
 			// A call a signal interrupted returns EINTR to the guest
 			// (fencelab's guests have no handlers to restart after).
@@ -77,6 +79,21 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 	fn("eventfd", 2, func(p *proc, a []uint64) int32 {
 		return result(p.Drv.Eventfd(p.Task, api.DecodeU32(a[0]), api.DecodeU32(a[1])))
 	})
+	fn("munmap", 2, func(p *proc, a []uint64) int32 {
+		return p.munmap(api.DecodeU32(a[0]), api.DecodeU32(a[1]))
+	})
+	// mmap(addr, length, prot, flags, fd, offset i64).
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		p := from(ctx, mod)
+		r := -int32(errno.ENOSYS)
+		if p != nil {
+			p.syncIn()
+			r = p.mmap(api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), api.DecodeU32(stack[3]),
+				api.DecodeI32(stack[4]), stack[5])
+			p.syncOut()
+		}
+		stack[0] = api.EncodeI32(r)
+	}), []api.ValueType{i32, i32, i32, i32, i32, api.ValueTypeI64}, []api.ValueType{i32}).Export("mmap")
 	_, err := b.Instantiate(ctx)
 	return err
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"fencelab/device"
 )
 
 var (
@@ -97,6 +99,9 @@ func TestWasmGuest(t *testing.T) {
 		"slept: 15ms",
 		"poll an idle eventfd for 20 ms: 0 <nil> 35ms",
 		"poll after a write: 2 <nil> revents 0x1 0x20",
+		"mmap without MAP_FIXED: EINVAL",
+		"mmap of an offset no object has: EINVAL",
+		"mmap of an eventfd: ENODEV",
 	}, "\n") + "\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
@@ -158,5 +163,41 @@ func TestWatchdogStopsASpinningGuest(t *testing.T) {
 	}
 	if out != "waiting for a second to pass\n" || !after {
 		t.Errorf("stdout %q, the next process ran: %v", out, after)
+	}
+}
+
+// The 2D path end to end: a guest maps a dumb buffer, fills it, and sets
+// a mode on it; the device's scanout shows the guest's pixels.
+func TestWasmDumbBufferOnScreen(t *testing.T) {
+	m, err := New(Config{Device: device.Config{Displays: []device.Display{{Width: 64, Height: 64}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.SpawnWasm("dumb", buildGuest(t, "./testdata/dumb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(Boot + 500_000_000); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := p.Output()
+	if _, done := p.Exit(); done || out != "showing 64x64\n" {
+		t.Fatalf("at 500 ms: exited %v, stdout %q, stderr %q, err %v", done, out, errOut, p.Err())
+	}
+	s := m.Device().Scanout(0)
+	if !s.Enabled || len(s.Pixels) < 4 {
+		t.Fatalf("scanout %+v", s)
+	}
+	for i := 0; i+4 <= len(s.Pixels); i += 4 {
+		if px := s.Pixels[i : i+3]; px[0] != 0x40 || px[1] != 0x80 || px[2] != 0xff {
+			t.Fatalf("pixel %d is % x; want 40 80 ff (the guest's XRGB 0xff8040)", i/4, px)
+		}
+	}
+	// When it exits, its framebuffer, and the picture, go.
+	if err := m.Run(forever); err != nil {
+		t.Fatal(err)
+	}
+	if code, done := p.Exit(); !done || code != 0 || m.Device().Scanout(0).Enabled {
+		t.Errorf("after exit: done %v code %d, scanout still on: %v", done, code, m.Device().Scanout(0).Enabled)
 	}
 }

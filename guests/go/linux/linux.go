@@ -106,6 +106,7 @@ const (
 	EINVAL     Errno = 22
 	EMFILE     Errno = 24
 	ENOTTY     Errno = 25
+	ENODEV     Errno = 19
 	ENOSPC     Errno = 28
 	ERANGE     Errno = 34
 	ENOSYS     Errno = 38
@@ -115,7 +116,7 @@ const (
 )
 
 var errnoNames = map[Errno]string{EPERM: "EPERM", ENOENT: "ENOENT", EBADF: "EBADF", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
-	EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EINVAL: "EINVAL", EMFILE: "EMFILE", ENOTTY: "ENOTTY",
+	EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EINVAL: "EINVAL", ENODEV: "ENODEV", EMFILE: "EMFILE", ENOTTY: "ENOTTY",
 	ENOSPC: "ENOSPC", ERANGE: "ERANGE", ENOSYS: "ENOSYS", ETIME: "ETIME", EOPNOTSUPP: "EOPNOTSUPP", ETIMEDOUT: "ETIMEDOUT"}
 
 func (e Errno) Error() string {
@@ -200,4 +201,49 @@ func ioctlAddr(fd, req, addr int32) int32
 func IoctlAddr(fd int32, req uint32, addr uint32) error {
 	_, err := check(ioctlAddr(fd, int32(req), int32(addr)))
 	return err
+}
+
+//go:wasmimport linux mmap
+func mmap(addr unsafe.Pointer, length, prot, flags, fd int32, offset int64) int32
+
+//go:wasmimport linux munmap
+func munmap(addr unsafe.Pointer, length int32) int32
+
+// Memory protections and mmap flags.
+const (
+	PROT_READ  = 0x1
+	PROT_WRITE = 0x2
+	MAP_SHARED = 0x01
+	MAP_FIXED  = 0x10
+)
+
+// Mmap maps length bytes of a DRM fd at a fake offset (MAP_DUMB's,
+// VIRTGPU_MAP's) onto buf, which must be page-aligned and the guest's
+// own: fencelab keeps buf and the buffer object in step at every system
+// call (guests/ABI.md). flags must include MAP_FIXED.
+func Mmap(buf []byte, prot, flags, fd int32, offset int64) error {
+	if len(buf) == 0 {
+		return EINVAL
+	}
+	r := mmap(unsafe.Pointer(&buf[0]), int32(len(buf)), prot, flags, fd, offset)
+	if r < 0 && r >= -4095 {
+		return Errno(-r)
+	}
+	return nil
+}
+
+// Munmap unmaps buf.
+func Munmap(buf []byte) error {
+	if len(buf) == 0 {
+		return EINVAL
+	}
+	_, err := check(munmap(unsafe.Pointer(&buf[0]), int32(len(buf))))
+	return err
+}
+
+// PageAligned returns n bytes starting at a page boundary, for Mmap.
+func PageAligned(n int) []byte {
+	b := make([]byte, n+4095)
+	skip := (4096 - int(uintptr(unsafe.Pointer(&b[0]))%4096)) % 4096
+	return b[skip : skip+n]
 }

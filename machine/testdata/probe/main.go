@@ -57,5 +57,9 @@ func main() {
 	linux.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 	n, err = linux.Poll(fds, -1)
 	fmt.Printf("poll after a write: %d %v revents %#x %#x\n", n, err, fds[0].Revents, fds[1].Revents)
+	page := linux.PageAligned(4096)
+	fmt.Println("mmap without MAP_FIXED:", linux.Mmap(page, linux.PROT_READ, linux.MAP_SHARED, fd, 0x100000000))
+	fmt.Println("mmap of an offset no object has:", linux.Mmap(page, linux.PROT_READ, linux.MAP_SHARED|linux.MAP_FIXED, fd, 0x100000000))
+	fmt.Println("mmap of an eventfd:", linux.Mmap(page, linux.PROT_READ, linux.MAP_SHARED|linux.MAP_FIXED, efd, 0))
 	os.Exit(3)
 }

@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: test vet unit bench fuzz run
+.PHONY: test vet unit bench fuzz run guests
 
 ## test: everything CI runs (go vet, gofmt, every native package under -race).
 test: vet unit
@@ -28,6 +28,20 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+## guests: the C guests, guests/c/*.c → $(GUESTBIN)/*.wasm, with Debian's
+## clang, lld and wasi-libc (the built .wasm files are committed; a test
+## checks they are what this rule builds).
+CLANG    ?= clang
+GUESTBIN ?= guests/bin
+GUEST_CFLAGS = --target=wasm32-wasi -O2 -Wall -Werror -Iguests/include -I/usr/include/libdrm
+GUEST_C := $(wildcard guests/c/*.c)
+
+guests: $(GUEST_C:guests/c/%.c=$(GUESTBIN)/%.wasm)
+
+$(GUESTBIN)/%.wasm: guests/c/%.c guests/include/fencelab.h guests/include/sys/ioccom.h
+	@mkdir -p $(GUESTBIN)
+	$(CLANG) $(GUEST_CFLAGS) -o $@ $<
 
 ## run: build the browser bundle and serve it on 127.0.0.1:8080.
 run:

@@ -66,3 +66,45 @@ bad pointer: EFAULT
 		t.Errorf("exit %d, stdout:\n%s\nstderr: %s\nwant exit 7 and:\n%s", code, out, errOut, want)
 	}
 }
+
+// prodcons, the seed review's compute-then-graphics case, as two C
+// guests sharing a timeline through a channel: each consumer job is
+// submitted when the producer's point is done (a cross-context in-fence
+// waited in the guest kernel), and on the one-worker GPU the consumer's
+// jobs run after the producer's. The same run twice gives the same
+// output.
+func TestCGuestProdcons(t *testing.T) {
+	wasm, err := os.ReadFile("../guests/bin/prodcons.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() string {
+		m, err := New(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1, _ := m.SpawnWasm("prodcons", wasm)
+		p2, _ := m.SpawnWasm("prodcons", wasm)
+		if err := m.Run(forever); err != nil {
+			t.Fatal(err)
+		}
+		o1, _ := p1.Output()
+		o2, _ := p2.Output()
+		return o1 + o2
+	}
+	got := run()
+	want := `producer: 4 compute jobs submitted at 0.0 ms
+producer: point 4 done at 12.0 ms
+consumer: job 1 submitted at 3.0 ms
+consumer: job 2 submitted at 6.0 ms
+consumer: job 3 submitted at 9.0 ms
+consumer: job 4 submitted at 12.0 ms
+consumer: all done at 16.0 ms (0)
+`
+	if got != want {
+		t.Errorf("output:\n%s\nwant:\n%s", got, want)
+	}
+	if again := run(); again != got {
+		t.Errorf("a second run differs:\n%s", again)
+	}
+}

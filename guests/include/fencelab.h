@@ -232,4 +232,90 @@ static inline int drmSyncobjTransfer(int fd, uint32_t dst_handle, uint64_t dst_p
 	return drmIoctl(fd, DRM_IOCTL_SYNCOBJ_TRANSFER, &args);
 }
 
+/*
+ * The seed's execbuffer and CONTEXT_INIT, in Linux 6.12's layout, under
+ * fencelab's own names: the virtgpu_drm.h of older libdrm-dev packages
+ * (Debian 12's) lacks the sync-object fields and CONTEXT_INIT.
+ */
+struct fl_virtgpu_execbuffer_syncobj {
+	uint32_t handle;
+	uint32_t flags; /* FL_EXECBUF_SYNCOBJ_RESET */
+	uint64_t point;
+};
+
+struct fl_virtgpu_execbuffer {
+	uint32_t flags; /* FL_EXECBUF_* */
+	uint32_t size;
+	uint64_t command; /* address of the command stream */
+	uint64_t bo_handles;
+	uint32_t num_bo_handles;
+	int32_t fence_fd;
+	uint32_t ring_idx;
+	uint32_t syncobj_stride; /* sizeof(struct fl_virtgpu_execbuffer_syncobj) */
+	uint32_t num_in_syncobjs;
+	uint32_t num_out_syncobjs;
+	uint64_t in_syncobjs;
+	uint64_t out_syncobjs;
+};
+
+struct fl_virtgpu_context_set_param {
+	uint64_t param;
+	uint64_t value;
+};
+
+struct fl_virtgpu_context_init {
+	uint32_t num_params;
+	uint32_t pad;
+	uint64_t ctx_set_params;
+};
+
+#define FL_EXECBUF_FENCE_FD_IN   0x01
+#define FL_EXECBUF_FENCE_FD_OUT  0x02
+#define FL_EXECBUF_RING_IDX      0x04
+#define FL_EXECBUF_SYNCOBJ_RESET 0x01
+#define FL_CONTEXT_PARAM_CAPSET_ID       1
+#define FL_CONTEXT_PARAM_NUM_RINGS       2
+#define FL_CONTEXT_PARAM_POLL_RINGS_MASK 3
+#define FL_CAPSET_FENCELAB 31 /* fencelab's renderer (device/render.go) */
+
+#define FL_IOCTL_VIRTGPU_EXECBUFFER   _IOWR('d', 0x42, struct fl_virtgpu_execbuffer)
+#define FL_IOCTL_VIRTGPU_CONTEXT_INIT _IOWR('d', 0x4b, struct fl_virtgpu_context_init)
+
+/* fl_context_init gives the file a context of fencelab's capset with
+ * num_rings rings (CONTEXT_INIT). */
+static inline int fl_context_init(int fd, uint32_t num_rings)
+{
+	struct fl_virtgpu_context_set_param params[2] = {
+		{ FL_CONTEXT_PARAM_CAPSET_ID, FL_CAPSET_FENCELAB },
+		{ FL_CONTEXT_PARAM_NUM_RINGS, num_rings },
+	};
+	struct fl_virtgpu_context_init args = { .num_params = 2, .ctx_set_params = (uintptr_t)params };
+	return drmIoctl(fd, FL_IOCTL_VIRTGPU_CONTEXT_INIT, &args);
+}
+
+/* fl_work fills cmd with fencelab's renderer command for ns of modelled
+ * GPU time. */
+static inline void fl_work(uint32_t cmd[3], uint64_t ns)
+{
+	cmd[0] = 6 | 2 << 16; /* OpWork, two words follow */
+	cmd[1] = (uint32_t)ns;
+	cmd[2] = (uint32_t)(ns >> 32);
+}
+
+/* fl_submit runs a command stream on ring, after the in sync objects
+ * (handle, point; point 0 for a binary one) and signalling the out ones
+ * when it is done: EXECBUFFER as the seed's series defines it. */
+static inline int fl_submit(int fd, uint32_t ring, const void *cmd, uint32_t size,
+			    const struct fl_virtgpu_execbuffer_syncobj *in, uint32_t num_in,
+			    const struct fl_virtgpu_execbuffer_syncobj *out, uint32_t num_out)
+{
+	struct fl_virtgpu_execbuffer args = {
+		.flags = FL_EXECBUF_RING_IDX, .size = size, .command = (uintptr_t)cmd, .fence_fd = -1,
+		.ring_idx = ring, .syncobj_stride = sizeof(struct fl_virtgpu_execbuffer_syncobj),
+		.num_in_syncobjs = num_in, .num_out_syncobjs = num_out,
+		.in_syncobjs = (uintptr_t)in, .out_syncobjs = (uintptr_t)out,
+	};
+	return drmIoctl(fd, FL_IOCTL_VIRTGPU_EXECBUFFER, &args);
+}
+
 #endif

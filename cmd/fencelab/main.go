@@ -1,8 +1,9 @@
 // Command fencelab runs fencelab machines headless.
 //
-//	fencelab run [flags] GUEST.wasm [GUEST.wasm ...] [-- ARGS ...]
+//	fencelab run [flags] GUEST [GUEST ...] [-- ARGS ...]
 //
-// runs each guest as a process of one machine, in the order given, with
+// where a GUEST is a .wasm file or the name of a built guest (hello,
+// prodcons: see guests/), runs each guest as a process of one machine, in the order given, with
 // ARGS as their arguments, until every guest has exited (or --until of
 // virtual time has passed), then prints what each wrote. Its exit status
 // is the first non-zero exit status of a guest, 2 if the machine could not
@@ -27,13 +28,15 @@ import (
 	"time"
 
 	"fencelab/device"
+	builtin "fencelab/guests"
 	"fencelab/machine"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-const usage = `usage: fencelab run [flags] GUEST.wasm [GUEST.wasm ...] [-- ARGS ...]
-Runs the guests on one machine and prints what each wrote. Flags:
+const usage = `usage: fencelab run [flags] GUEST [GUEST ...] [-- ARGS ...]
+Runs the guests (.wasm files, or built guests by name) on one machine and
+prints what each wrote. Flags:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -77,6 +80,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var procs []*machine.Process
 	for _, g := range guests {
 		wasm, err := os.ReadFile(g)
+		if err != nil {
+			if b, ok := builtin.Lookup(g); ok {
+				wasm, err = b, nil
+			} else if !strings.HasSuffix(g, ".wasm") {
+				err = fmt.Errorf("%s: no such file, and no built guest of that name (built: %s)", g, strings.Join(builtin.Names(), ", "))
+			}
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "fencelab run: %v\n", err)
 			return 2

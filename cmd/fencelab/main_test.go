@@ -44,6 +44,15 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// Built guests run by name.
+func TestRunBuiltin(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"run", "prodcons", "prodcons"}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "consumer: all done at 16.0 ms (0)") {
+		t.Errorf("prodcons by name: status %d, stdout:\n%s\nstderr: %s", code, out.String(), errOut.String())
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
@@ -52,6 +61,7 @@ func TestRunErrors(t *testing.T) {
 		{nil, "usage"},
 		{[]string{"run"}, "no guest given"},
 		{[]string{"run", "/nonexistent.wasm"}, "no such file"},
+		{[]string{"run", "nope"}, "no built guest of that name (built: hello, prodcons"},
 		{[]string{"run", "--displays", "0x5", "a.wasm"}, "--displays"},
 		{[]string{"run", "--bogus", "a.wasm"}, "flag provided but not defined"},
 	} {

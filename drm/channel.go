@@ -1,6 +1,7 @@
 package drm
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -102,12 +103,35 @@ func (ch *channel) dropIfUnused() {
 	}
 }
 
+// QueuedInChannels reports whether files wait in any channel.
+func (drv *Driver) QueuedInChannels() bool {
+	drv.chMu.Lock()
+	defer drv.chMu.Unlock()
+	for _, ch := range drv.channels {
+		ch.mu.Lock()
+		n := len(ch.queue)
+		ch.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // DropChannels empties every channel, closing the files waiting in them
-// (what a machine's shutdown does with messages nobody received).
+// (what a machine's shutdown does with messages nobody received), in the
+// channels' name order. Closing a file may block (a DRM file turning off
+// its framebuffers), so a machine calls it from a process.
 func (drv *Driver) DropChannels() {
 	drv.chMu.Lock()
 	var dropped []fence.File
-	for _, ch := range drv.channels {
+	names := make([]string, 0, len(drv.channels))
+	for name := range drv.channels {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a fixed order: releasing a file may reach the device
+	for _, name := range names {
+		ch := drv.channels[name]
 		ch.mu.Lock()
 		dropped = append(dropped, ch.queue...)
 		ch.queue = nil

@@ -90,3 +90,15 @@ func TestChannels(t *testing.T) {
 		t.Errorf("%d channels left", n)
 	}
 }
+
+// A counter a signal saturated takes no more writes (it must not wrap).
+func TestEventfdSaturatedWrite(t *testing.T) {
+	e, _ := NewEventfd(0, EFD_NONBLOCK)
+	e.Signal(1<<64 - 1)
+	if _, err := e.Write([]byte{5, 0, 0, 0, 0, 0, 0, 0}); err != errno.EAGAIN {
+		t.Errorf("write to a saturated eventfd = %v; want EAGAIN", err)
+	}
+	if e.Count() != 1<<64-1 {
+		t.Errorf("count %d; want it still saturated", e.Count())
+	}
+}

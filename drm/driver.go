@@ -226,8 +226,10 @@ type File struct {
 	gem      gemHandles
 	prime    primeCache
 
-	// ctxMu guards virt (the kernel's context_lock).
-	ctxMu sync.Mutex
+	// ctxMu guards virt (the kernel's context_lock). Creating the context
+	// queues a request while holding it, which may park the process, so it
+	// is a sleepLock: another process waiting for it parks too.
+	ctxMu sleepLock
 	virt  ctxState
 
 	// kmsMu guards caps, what the client told SET_CLIENT_CAP.

@@ -195,8 +195,8 @@ func contextInit(f *File, t *Task, data []byte) errno.Errno {
 	if n > 0 && t.Mem.CopyIn(le.Uint64(data[8:]), params) != 0 {
 		return errno.EFAULT
 	}
-	f.ctxMu.Lock()
-	defer f.ctxMu.Unlock()
+	f.ctxMu.lock(f.drv.d, nil)
+	defer f.ctxMu.unlock()
 	c := &f.virt
 	if c.created {
 		return errno.EEXIST
@@ -384,18 +384,18 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 	if a.flags&^VIRTGPU_EXECBUF_FLAGS != 0 {
 		return errno.EINVAL
 	}
-	f.ctxMu.Lock()
+	f.ctxMu.lock(f.drv.d, nil)
 	c := f.virt
 	fenceCtx, ring := g.fences.context, 0
 	if a.flags&VIRTGPU_EXECBUF_RING_IDX != 0 {
 		if a.ringIdx >= c.numRings || c.baseFenceCtx == 0 {
-			f.ctxMu.Unlock()
+			f.ctxMu.unlock()
 			return errno.EINVAL
 		}
 		fenceCtx, ring = c.baseFenceCtx, int(a.ringIdx)
 	}
 	f.ensureContextLocked(t)
-	f.ctxMu.Unlock()
+	f.ctxMu.unlock()
 
 	// From here on, cleanup runs whatever happens.
 	var (

@@ -292,8 +292,8 @@ func (e *Eventfd) Write(buf []byte) (int, errno.Errno) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if math.MaxUint64-1-e.count < v {
-		return 0, errno.EAGAIN
+	if e.count >= math.MaxUint64-1 || math.MaxUint64-1-e.count < v {
+		return 0, errno.EAGAIN // (a signal may have saturated the counter)
 	}
 	e.count += v
 	e.changedLocked()

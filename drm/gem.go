@@ -1,6 +1,7 @@
 package drm
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -80,7 +81,7 @@ func (o *gemObject) unrefCmd() []byte {
 }
 
 func (o *gemObject) free() {
-	o.drv.gpu.alloc.put(o.backing)
+	o.drv.gpu.putMem(o.backing)
 	o.drv.dropID(o.drv.resIDs, o.resID)
 }
 
@@ -212,8 +213,15 @@ func (h *gemHandles) closeAll() {
 	objs := h.objs
 	h.objs = nil
 	h.mu.Unlock()
-	for _, o := range objs {
-		o.put()
+	// In handle order: a last reference sends RESOURCE_UNREF, and the
+	// device must see the same order every run.
+	ids := make([]uint32, 0, len(objs))
+	for id := range objs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		objs[id].put()
 	}
 }
 
@@ -301,7 +309,14 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, cre
 	if fenced {
 		fc = g.fences.newFence(f.drv.d, 0, -1)
 	}
-	g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, fc, -1, nil)
+	if e := g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, fc, -1, nil); e != 0 {
+		// No memory left for the request: undo, as a failed create does.
+		if fc != nil {
+			fc.Signal()
+		}
+		o.free()
+		return 0, 0, e
+	}
 	if fc != nil {
 		o.addFence(fc)
 	}
@@ -342,12 +357,12 @@ func (f *File) attachToContext(t *Task, o *gemObject) {
 	if !g.has(device.VIRTIO_GPU_F_VIRGL) {
 		return
 	}
-	f.ctxMu.Lock()
+	f.ctxMu.lock(f.drv.d, nil)
 	if !g.has(device.VIRTIO_GPU_F_CONTEXT_INIT) {
 		f.ensureContextLocked(t)
 	}
 	created, ctx := f.virt.created, f.virt.ctxID
-	f.ctxMu.Unlock()
+	f.ctxMu.unlock()
 	if created {
 		req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, words(o.resID, 0))
 		le.PutUint32(req[16:], ctx)
@@ -471,9 +486,9 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 		typ = device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D
 	}
 	req := cmdBuf(typ, words(x, y, z, bw, bh, bd, offset, 0, o.resID, level, stride, layerStride))
-	f.ctxMu.Lock()
+	f.ctxMu.lock(f.drv.d, nil)
 	le.PutUint32(req[16:], f.virt.ctxID)
-	f.ctxMu.Unlock()
+	f.ctxMu.unlock()
 	fc := g.fences.newFence(f.drv.d, 0, -1)
 	g.queueCmd(req, nil, device.CtrlHdrSize, fc, -1, nil)
 	o.addFence(fc)
@@ -482,8 +497,8 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 
 // createContext is virtio_gpu_create_context: the host context, lazily.
 func (f *File) createContext(t *Task) {
-	f.ctxMu.Lock()
-	defer f.ctxMu.Unlock()
+	f.ctxMu.lock(f.drv.d, nil)
+	defer f.ctxMu.unlock()
 	f.ensureContextLocked(t)
 }
 
@@ -533,9 +548,9 @@ func resourceCreateBlob(f *File, t *Task, data []byte) errno.Errno {
 			return errno.EFAULT
 		}
 		req := cmdBuf(device.VIRTIO_GPU_CMD_SUBMIT_3D, words(cmdSize, 0))
-		f.ctxMu.Lock()
+		f.ctxMu.lock(f.drv.d, nil)
 		le.PutUint32(req[16:], f.virt.ctxID)
-		f.ctxMu.Unlock()
+		f.ctxMu.unlock()
 		g.queueCmd(req, stream, device.CtrlHdrSize, nil, -1, nil)
 	}
 	bytes := (size + pageSize - 1) &^ (pageSize - 1)

@@ -220,7 +220,14 @@ func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring i
 				break
 			}
 		}
-		// Wait for room, uninterruptibly, as the kernel's wait_event does.
+		// Wait for room, uninterruptibly, as the kernel's wait_event does,
+		// unless nothing in flight could give any back: the arena is full
+		// of buffers, and this request cannot have its memory (ENOMEM, as
+		// a failed allocation of the kernel's request buffer is).
+		if len(g.pending) == 0 {
+			g.qmu.Unlock()
+			return errno.ENOMEM
+		}
 		w := g.d.NewWaiter()
 		g.roomWaiters = append(g.roomWaiters, w)
 		g.qmu.Unlock()
@@ -330,7 +337,7 @@ func (g *gpu) reclaimCursorLocked() {
 		}
 		if addr, found := g.cursorBufs[head]; found {
 			delete(g.cursorBufs, head)
-			g.alloc.put(addr)
+			g.putMem(addr)
 		}
 	}
 }
@@ -356,6 +363,19 @@ func (g *gpu) sync(ctx context.Context, req []byte, respSize uint32, done func([
 func (g *gpu) free(v *vbuf) {
 	for _, a := range v.bufs {
 		g.alloc.put(a)
+	}
+}
+
+// putMem gives guest memory back to the arena and wakes requests waiting
+// for room (GEM backing and cursor buffers share the arena with them).
+func (g *gpu) putMem(addr uint64) {
+	g.alloc.put(addr)
+	g.qmu.Lock()
+	ws := g.roomWaiters
+	g.roomWaiters = nil
+	g.qmu.Unlock()
+	for _, w := range ws {
+		w.Kick()
 	}
 }
 

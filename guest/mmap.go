@@ -89,7 +89,8 @@ func (p *proc) syncIn() {
 // system call, so that what the device wrote is seen.
 func (p *proc) syncOut() {
 	for _, mp := range p.maps {
-		if mp.prot&drm.PROT_READ == 0 {
+		// A private mapping is the guest's own copy after mmap.
+		if mp.prot&drm.PROT_READ == 0 || !mp.shared {
 			continue
 		}
 		if buf, ok := p.mem.span(uint64(mp.addr), int(mp.length)); ok {

@@ -66,6 +66,7 @@ type Machine struct {
 	procs    []*Process
 	seed     uint64
 	watchdog time.Duration
+	reaper   *actor         // closes what waits in channels when every process is done
 	rt       *guest.Runtime // made when the first WebAssembly guest is spawned
 }
 
@@ -265,7 +266,12 @@ func (m *Machine) Run(until int64) error {
 		if a := m.s.next(); a != nil {
 			var alarm *time.Timer
 			if a.watchdog != nil {
-				alarm = time.AfterFunc(m.watchdog, a.watchdog)
+				alarm = time.AfterFunc(m.watchdog, func() {
+					// Only a guest still holding the processor is stopped.
+					if m.s.isCurrent(a) {
+						a.watchdog()
+					}
+				})
 			}
 			m.s.resume(a)
 			if alarm != nil {
@@ -281,8 +287,13 @@ func (m *Machine) Run(until int64) error {
 			if blocked := m.s.blocked(m.actors()); len(blocked) > 0 {
 				return fmt.Errorf("%w: %s blocked at %d ns with nothing due", ErrDeadlock, strings.Join(blocked, ", "), m.clock.Now())
 			}
-			// Every process has exited: messages nobody received go.
-			m.drv.DropChannels()
+			// Every process has exited: the files nobody received are
+			// closed, by a process of the machine's own, as closing one
+			// may block (a DRM file turning its framebuffers off).
+			if m.drv.QueuedInChannels() {
+				m.reaper = m.s.start("(channel reaper)", m.drv.DropChannels)
+				continue
+			}
 			return nil
 		}
 		if next > until {
@@ -300,6 +311,9 @@ func (m *Machine) actors() []*actor {
 	var as []*actor
 	for _, p := range m.procs {
 		as = append(as, p.a)
+	}
+	if m.reaper != nil {
+		as = append(as, m.reaper)
 	}
 	return as
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"fencelab/device"
 	"fencelab/drm"
@@ -287,5 +288,49 @@ func TestBlockingFlipsFollowVblank(t *testing.T) {
 		if d := times[i] - times[i-1]; d < period-1_000_000 || d > period+1_000_000 {
 			t.Errorf("flip %d came %d ns after the one before; want one refresh (%d)", i, d, period)
 		}
+	}
+}
+
+// A process that leaves its lit card fd in a channel nobody reads: when
+// every process is done, the machine closes it from a process of its own
+// (closing it turns the framebuffer off, a blocking commit), and Run
+// ends instead of hanging.
+func TestUnreadChannelIsClosedByTheMachine(t *testing.T) {
+	m, err := New(Config{Device: device.Config{Displays: []device.Display{{Width: 640, Height: 480}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const primary, crtc, conn = 32, 36, 37
+	m.Spawn("leaver", func(p *Process) int {
+		fd, _ := p.Open(drm.PathCard)
+		p.IoctlBytes(fd, drm.DRM_IOCTL_SET_CLIENT_CAP, u64s(drm.DRM_CLIENT_CAP_ATOMIC, 1))
+		modes := p.Mem.Put(make([]byte, 4*68))
+		p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(4, 0, 0, 0, conn), make([]byte, 28)))
+		_, cb := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(modes), u32s(68, 0)))
+		_, d := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATE_DUMB, u32s(480, 640, 32, 0, 0, 0, 0, 0))
+		_, f := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 640, 480, drm.DRM_FORMAT_XRGB8888, 0, le.Uint32(d[16:]), 0, 0, 0, le.Uint32(d[20:])), make([]byte, 64)))
+		set := atomicArg(p, drm.DRM_MODE_ATOMIC_ALLOW_MODESET, [][3]uint64{
+			{crtc, 22, 1}, {crtc, 23, uint64(le.Uint32(cb[12:]))}, {conn, 20, crtc},
+			{primary, 17, uint64(le.Uint32(f))}, {primary, 20, crtc}, {primary, 11, 640 << 16}, {primary, 12, 480 << 16},
+			{primary, 15, 640}, {primary, 16, 480}})
+		if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, set); e != 0 {
+			t.Errorf("modeset = %v", e)
+		}
+		ch, _ := p.Open(drm.PathChannels + "nobody")
+		p.SendFD(ch, fd)
+		return 0
+	})
+	done := make(chan error, 1)
+	go func() { done <- m.Run(forever) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if m.Device().Scanout(0).Enabled {
+		t.Error("the screen is still on after the machine closed the last card fd")
 	}
 }

@@ -85,6 +85,13 @@ func (s *sched) resume(a *actor) {
 	s.mu.Unlock()
 }
 
+// isCurrent reports whether a holds the baton.
+func (s *sched) isCurrent(a *actor) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current == a
+}
+
 // newWaiter is the machine's fence.Domain blocker. A call that blocks
 // outside any actor (the machine setting itself up) sleeps on a channel
 // as it would anywhere else.

@@ -82,6 +82,14 @@ func (m *Mapping) Store(src []byte) {
 	m.o.drv.gpu.mem.Write(m.o.backing+m.offset, src[:min(uint64(len(src)), m.length)])
 }
 
+// StoreAt copies src into the object's mapped bytes from off on.
+func (m *Mapping) StoreAt(off uint64, src []byte) {
+	if off >= m.length {
+		return
+	}
+	m.o.drv.gpu.mem.Write(m.o.backing+m.offset+off, src[:min(uint64(len(src)), m.length-off)])
+}
+
 // Release drops the mapping's reference to the object (munmap, or the
 // process's exit).
 func (m *Mapping) Release() {

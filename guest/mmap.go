@@ -6,11 +6,16 @@ import (
 )
 
 // mapping is a guest buffer shadowing a mapped GEM object (drm/mmap.go).
+// snap is what the buffer held at the last sync: only bytes that differ
+// from it are the guest's (or a system call's) writes, so only they go
+// back to the object, and a stale second mapping of the same object
+// never overwrites the first one's writes.
 type mapping struct {
 	addr, length uint32
 	prot         uint32
 	shared       bool
 	m            *drm.Mapping
+	snap         []byte
 }
 
 // mmap is mmap(2) as a wasm guest can have it: the guest owns the memory,
@@ -35,7 +40,8 @@ func (p *proc) mmap(addr, length, prot, flags uint32, fd int32, offset uint64) i
 	}
 	p.unmapRange(addr, length)
 	m.Load(buf)
-	p.maps = append(p.maps, &mapping{addr: addr, length: length, prot: prot, shared: kind == drm.MAP_SHARED, m: m})
+	p.maps = append(p.maps, &mapping{addr: addr, length: length, prot: prot, shared: kind == drm.MAP_SHARED, m: m,
+		snap: append([]byte(nil), buf...)})
 	return int32(addr)
 }
 
@@ -72,8 +78,23 @@ func (p *proc) storeBack(mp *mapping) {
 	if !mp.shared || mp.prot&drm.PROT_WRITE == 0 {
 		return
 	}
-	if buf, ok := p.mem.span(uint64(mp.addr), int(mp.length)); ok {
-		mp.m.Store(buf)
+	buf, ok := p.mem.span(uint64(mp.addr), int(mp.length))
+	if !ok {
+		return
+	}
+	// Store the runs of bytes that changed since the last sync.
+	for i := 0; i < len(buf); {
+		if buf[i] == mp.snap[i] {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(buf) && buf[j] != mp.snap[j] {
+			j++
+		}
+		mp.m.StoreAt(uint64(i), buf[i:j])
+		copy(mp.snap[i:j], buf[i:j])
+		i = j
 	}
 }
 
@@ -85,9 +106,14 @@ func (p *proc) syncIn() {
 	}
 }
 
-// syncOut brings the objects' contents into the guest's mappings after a
-// system call, so that what the device wrote is seen.
+// syncOut brings the objects' contents into the guest's shared mappings
+// after a system call, so that what the device (or another mapping)
+// wrote is seen; what the call itself wrote into a mapped buffer (a read
+// into it) reaches the object first.
 func (p *proc) syncOut() {
+	for _, mp := range p.maps {
+		p.storeBack(mp)
+	}
 	for _, mp := range p.maps {
 		// A private mapping is the guest's own copy after mmap.
 		if mp.prot&drm.PROT_READ == 0 || !mp.shared {
@@ -95,6 +121,7 @@ func (p *proc) syncOut() {
 		}
 		if buf, ok := p.mem.span(uint64(mp.addr), int(mp.length)); ok {
 			mp.m.Load(buf)
+			copy(mp.snap, buf)
 		}
 	}
 }

@@ -102,6 +102,7 @@ func TestWasmGuest(t *testing.T) {
 		"mmap without MAP_FIXED: EINVAL",
 		"mmap of an offset no object has: EINVAL",
 		"mmap of an eventfd: ENODEV",
+		"two mappings: 11 22 11 22",
 	}, "\n") + "\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)

@@ -275,6 +275,14 @@ func (op Op) WaitTarget() (ctx uint32, ring uint8, fence uint64) {
 	return a[0], uint8(a[1]), uint64(a[2]) | uint64(a[3])<<32
 }
 
+// WorkCommand is a command stream of one OpWork costing ns of modelled
+// GPU time (what WorkNanos reads back).
+func WorkCommand(ns int64) []byte {
+	b := le.AppendUint32(nil, uint32(OpWork)|2<<16)
+	b = le.AppendUint32(b, uint32(ns))
+	return le.AppendUint32(b, uint32(uint64(ns)>>32))
+}
+
 // WorkNanos returns the nanoseconds of an OpWork; any other op gives 0.
 func (op Op) WorkNanos() int64 {
 	if op.Code != OpWork || len(op.Args) != 2 {

@@ -1077,3 +1077,11 @@ func FuzzParseStream(f *testing.F) {
 		}
 	})
 }
+
+// WorkCommand encodes what WorkNanos decodes.
+func TestWorkCommand(t *testing.T) {
+	ops, err := ParseStream(WorkCommand(5_000_000_123))
+	if err != nil || len(ops) != 1 || ops[0].WorkNanos() != 5_000_000_123 {
+		t.Errorf("ParseStream(WorkCommand) = %v, %v", ops, err)
+	}
+}

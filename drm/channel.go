@@ -35,7 +35,7 @@ type channel struct {
 	mu       sync.Mutex
 	refs     int
 	queue    []fence.File
-	watchers []fence.Waiter
+	watchers waitList
 }
 
 // ChannelFile is an fd on a channel.
@@ -157,20 +157,7 @@ func (c *ChannelFile) Poll() uint32 {
 
 // Watch kicks w when an fd arrives, until the returned cancel is called.
 func (c *ChannelFile) Watch(w fence.Waiter) (cancel func()) {
-	ch := c.ch
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	ch.watchers = append(ch.watchers, w)
-	return func() {
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		for i, x := range ch.watchers {
-			if x == w {
-				ch.watchers = append(ch.watchers[:i], ch.watchers[i+1:]...)
-				return
-			}
-		}
-	}
+	return watch(&c.ch.mu, &c.ch.watchers, w)
 }
 
 // channelOf finds the channel fd refers to: EBADF if it is not open,
@@ -213,12 +200,9 @@ func (drv *Driver) SendFD(t *Task, chanFD, fd int32) errno.Errno {
 		return errno.EAGAIN
 	}
 	ch.queue = append(ch.queue, f)
-	ws := ch.watchers
-	ch.watchers = nil
+	ws := ch.watchers.take()
 	ch.mu.Unlock()
-	for _, w := range ws {
-		w.Kick()
-	}
+	ws.kick()
 	return 0
 }
 
@@ -253,7 +237,7 @@ func (drv *Driver) RecvFD(t *Task, chanFD int32, nonblock bool) (int32, errno.Er
 			ch.mu.Unlock()
 			return -1, errno.EAGAIN
 		}
-		ch.watchers = append(ch.watchers, w)
+		ch.watchers.add(w)
 		ch.mu.Unlock()
 		w.Wait(t.Ctx, fence.Forever)
 		if t.Ctx != nil && t.Ctx.Err() != nil {

@@ -117,12 +117,22 @@ func (drv *Driver) timelineOf(fenceCtx uint64) (deviceTimeline, bool) {
 func (drv *Driver) takeID(used map[uint32]bool) uint32 {
 	drv.idMu.Lock()
 	defer drv.idMu.Unlock()
-	id := uint32(1)
-	for used[id] {
-		id++
-	}
+	id := lowestFree(used, 1)
 	used[id] = true
 	return id
+}
+
+// lowestFree is the lowest key of m from from on that m does not hold:
+// how the kernel's IDAs and IDRs hand out ids (context and resource ids,
+// GEM handles, mode object ids).
+func lowestFree[V any](m map[uint32]V, from uint32) uint32 {
+	id := from
+	for {
+		if _, taken := m[id]; !taken {
+			return id
+		}
+		id++
+	}
 }
 
 // dropID gives id back to used.
@@ -246,7 +256,7 @@ type File struct {
 	evMu     sync.Mutex
 	events   [][]byte
 	evSpace  int
-	watchers []fence.Waiter
+	watchers waitList
 }
 
 func (drv *Driver) newFile(node Node) *File {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fencelab/internal/wire"
 	"fmt"
 	"os"
 	"strings"
@@ -105,23 +106,8 @@ func (p *proc) teardown() {
 	}
 }
 
-func u32s(vs ...uint32) []byte {
-	var b []byte
-	for _, v := range vs {
-		b = binary.LittleEndian.AppendUint32(b, v)
-	}
-	return b
-}
-
-func u64s(vs ...uint64) []byte {
-	var b []byte
-	for _, v := range vs {
-		b = binary.LittleEndian.AppendUint64(b, v)
-	}
-	return b
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+// Struct builders (internal/wire), by their short names.
+var u32s, u64s, cat = wire.U32s, wire.U64s, wire.Cat
 
 // Every table entry agrees with its index, its exported request number,
 // the size of the struct fence decodes, and the permissions Linux gives it.

@@ -712,31 +712,14 @@ func (f *File) releaseEvent(n int) {
 func (f *File) deliverEvent(ev []byte) {
 	f.evMu.Lock()
 	f.events = append(f.events, ev)
-	ws := f.watchers
-	f.watchers = nil
+	ws := f.watchers.take()
 	f.evMu.Unlock()
-	for _, w := range ws {
-		w.Kick()
-	}
+	ws.kick()
 }
 
 // Watch kicks w when the file's readiness may have changed (an event
 // arrives), until the returned cancel is called.
-func (f *File) Watch(w fence.Waiter) (cancel func()) {
-	f.evMu.Lock()
-	defer f.evMu.Unlock()
-	f.watchers = append(f.watchers, w)
-	return func() {
-		f.evMu.Lock()
-		defer f.evMu.Unlock()
-		for i, x := range f.watchers {
-			if x == w {
-				f.watchers = append(f.watchers[:i], f.watchers[i+1:]...)
-				return
-			}
-		}
-	}
-}
+func (f *File) Watch(w fence.Waiter) (cancel func()) { return watch(&f.evMu, &f.watchers, w) }
 
 // fenceEvent is the VIRTGPU_EVENT_FENCE_SIGNALED event of a poll-ring
 // submit.

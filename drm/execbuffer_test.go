@@ -163,9 +163,7 @@ func (p *proc) query(fd int32, h uint32) uint64 {
 }
 
 // work is a fencelab command stream of ns nanoseconds of modelled work.
-func work(ns int64) []byte {
-	return u32s(uint32(device.OpWork)|2<<16, uint32(ns), uint32(uint64(ns)>>32))
-}
+var work = device.WorkCommand
 
 func TestGetParam(t *testing.T) {
 	m := newMachine(t, device.Config{})

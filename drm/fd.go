@@ -181,7 +181,7 @@ type Eventfd struct {
 	// mu guards the fields below it.
 	mu      sync.Mutex
 	count   uint64
-	waiters []fence.Waiter // blocked readers, woken on every change
+	waiters waitList // blocked readers and pollers, woken on every change
 }
 
 // NewEventfd returns an eventfd with counter initval, as eventfd(2); flags
@@ -202,28 +202,11 @@ func (e *Eventfd) DecRef() { e.mu.Lock(); e.refs--; e.mu.Unlock() }
 
 // Watch kicks w when the eventfd's readiness may have changed, until the
 // returned cancel is called.
-func (e *Eventfd) Watch(w fence.Waiter) (cancel func()) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.waiters = append(e.waiters, w)
-	return func() {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for i, x := range e.waiters {
-			if x == w {
-				e.waiters = append(e.waiters[:i], e.waiters[i+1:]...)
-				return
-			}
-		}
-	}
-}
+func (e *Eventfd) Watch(w fence.Waiter) (cancel func()) { return watch(&e.mu, &e.waiters, w) }
 
-func (e *Eventfd) changedLocked() {
-	for _, w := range e.waiters {
-		w.Kick()
-	}
-	e.waiters = nil
-}
+// changedLocked wakes the readers and pollers (e.mu held; a kick never
+// blocks).
+func (e *Eventfd) changedLocked() { e.waiters.take().kick() }
 
 // Signal implements [fence.Eventfd] (eventfd_signal): add n, saturating
 // below the maximum, and wake readers.
@@ -270,7 +253,7 @@ func (e *Eventfd) Read(ctx context.Context, buf []byte) (int, errno.Errno) {
 			return 0, errno.EAGAIN
 		}
 		w := e.newWaiter()
-		e.waiters = append(e.waiters, w)
+		e.waiters.add(w)
 		e.mu.Unlock()
 		w.Wait(ctx, fence.Forever)
 		if ctx != nil && ctx.Err() != nil {

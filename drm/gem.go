@@ -160,10 +160,7 @@ func (h *gemHandles) install(o *gemObject) (uint32, errno.Errno) {
 	if h.objs == nil {
 		h.objs = map[uint32]*gemObject{}
 	}
-	id := uint32(1)
-	for h.objs[id] != nil {
-		id++
-	}
+	id := lowestFree(h.objs, 1)
 	o.get()
 	h.objs[id] = o
 	return id, 0

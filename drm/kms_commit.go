@@ -2,6 +2,7 @@ package drm
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"fencelab/device"
@@ -692,18 +693,7 @@ func (drv *Driver) newCRTCFence(o int) *fence.Fence {
 	c.fenceSeq++
 	seq := c.fenceSeq
 	k.mu.Unlock()
-	return drv.d.NewFence(c.fenceCtx, seq, driverName, "CRTC:"+itoa(output(o).crtc())+"-crtc-"+itoa(uint32(o)))
-}
-
-func itoa(v uint32) string {
-	if v == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; v > 0; v /= 10 {
-		b = append([]byte{byte('0' + v%10)}, b...)
-	}
-	return string(b)
+	return drv.d.NewFence(c.fenceCtx, seq, driverName, fmt.Sprintf("CRTC:%d-crtc-%d", output(o).crtc(), o))
 }
 
 // swap is drm_atomic_helper_swap_state, under k.mu: the new state becomes

@@ -192,14 +192,9 @@ func (drv *Driver) objectType(id uint32) uint32 {
 // its EDID, present only if the device offers EDIDs, is the blob read at
 // probe.
 func (drv *Driver) propsOf(id uint32) (ids []uint32, values []uint64, ok bool) {
-	drv.kms.mu.Lock()
-	defer drv.kms.mu.Unlock()
-	return drv.propsOfLocked(id)
-}
-
-// propsOfLocked is propsOf with kmsState.mu held.
-func (drv *Driver) propsOfLocked(id uint32) (ids []uint32, values []uint64, ok bool) {
 	k := drv.kms
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	add := func(p uint32, v uint64) { ids, values = append(ids, p), append(values, v) }
 	objID := func(o int, which func(output) uint32) uint64 {
 		if o < 0 {

@@ -121,13 +121,7 @@ func (c *crtc) nextVblank(t int64) int64 {
 
 // newID is the lowest free mode object id (drm_mode_object_add's
 // idr_alloc); the caller stores the object under it before unlocking.
-func (k *kmsState) newID() uint32 {
-	id := k.next
-	for k.objs[id] != nil {
-		id++
-	}
-	return id
-}
+func (k *kmsState) newID() uint32 { return lowestFree(k.objs, k.next) }
 
 // reap puts the GEM objects the last framebuffers left behind.
 func (k *kmsState) reap() {

@@ -69,17 +69,9 @@ func (drv *Driver) Map(t *Task, fd int32, offset, length uint64) (*Mapping, errn
 	return &Mapping{o: o, offset: within, length: length}, 0
 }
 
-// Len is the mapping's length.
-func (m *Mapping) Len() uint64 { return m.length }
-
 // Load copies the object's mapped bytes into dst (len(dst) == Len()).
 func (m *Mapping) Load(dst []byte) {
 	m.o.drv.gpu.mem.Read(m.o.backing+m.offset, dst[:min(uint64(len(dst)), m.length)])
-}
-
-// Store copies src into the object's mapped bytes.
-func (m *Mapping) Store(src []byte) {
-	m.o.drv.gpu.mem.Write(m.o.backing+m.offset, src[:min(uint64(len(src)), m.length)])
 }
 
 // StoreAt copies src into the object's mapped bytes from off on.

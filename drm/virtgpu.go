@@ -56,7 +56,7 @@ type gpu struct {
 	// ack_queue).
 	d           *fence.Domain
 	qmu         sync.Mutex
-	roomWaiters []fence.Waiter
+	roomWaiters waitList
 	ctrl        *virtio.DriverQueue
 	pending     map[uint16]*vbuf
 
@@ -229,7 +229,7 @@ func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring i
 			return errno.ENOMEM
 		}
 		w := g.d.NewWaiter()
-		g.roomWaiters = append(g.roomWaiters, w)
+		g.roomWaiters.add(w)
 		g.qmu.Unlock()
 		w.Wait(nil, fence.Forever)
 		g.qmu.Lock()
@@ -370,13 +370,15 @@ func (g *gpu) free(v *vbuf) {
 // for room (GEM backing and cursor buffers share the arena with them).
 func (g *gpu) putMem(addr uint64) {
 	g.alloc.put(addr)
+	g.kickRoom()
+}
+
+// kickRoom wakes the requests waiting for queue slots or memory.
+func (g *gpu) kickRoom() {
 	g.qmu.Lock()
-	ws := g.roomWaiters
-	g.roomWaiters = nil
+	ws := g.roomWaiters.take()
 	g.qmu.Unlock()
-	for _, w := range ws {
-		w.Kick()
-	}
+	ws.kick()
 }
 
 // Interrupt is the device's used-buffer notification for queue q: answered
@@ -418,13 +420,7 @@ func (drv *Driver) Interrupt(q int) {
 		g.free(v)
 	}
 	if len(answered) > 0 {
-		g.qmu.Lock()
-		ws := g.roomWaiters
-		g.roomWaiters = nil
-		g.qmu.Unlock()
-		for _, w := range ws {
-			w.Kick()
-		}
+		g.kickRoom()
 	}
 }
 

@@ -12,24 +12,64 @@ import (
 // (fence.Domain.NewWaiter), never on a bare channel or condition
 // variable, so that a machine's scheduler sees each blocked call.
 
+// waitList is the waiters to wake when something changes. Its owner's
+// mutex guards it: a waiter is added under the same lock the change is
+// made under, so no change is missed; the kicks happen after unlocking.
+type waitList []fence.Waiter
+
+func (l *waitList) add(w fence.Waiter) { *l = append(*l, w) }
+
+func (l *waitList) remove(w fence.Waiter) {
+	for i, x := range *l {
+		if x == w {
+			*l = append((*l)[:i], (*l)[i+1:]...)
+			return
+		}
+	}
+}
+
+// take empties the list, returning the waiters to kick once the owner's
+// lock is released.
+func (l *waitList) take() waitList {
+	ws := *l
+	*l = nil
+	return ws
+}
+
+func (l waitList) kick() {
+	for _, w := range l {
+		w.Kick()
+	}
+}
+
+// watch adds w to l under mu until the returned cancel is called: the
+// Watch of a file that poll(2) can wait on.
+func watch(mu *sync.Mutex, l *waitList, w fence.Waiter) (cancel func()) {
+	mu.Lock()
+	l.add(w)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		l.remove(w)
+		mu.Unlock()
+	}
+}
+
 // completion is a one-shot event (the kernel's struct completion): done
 // once, waited for by any number of callers.
 type completion struct {
 	mu      sync.Mutex
 	done    bool
-	waiters []fence.Waiter
+	waiters waitList
 }
 
 // complete marks it done and wakes every waiter.
 func (c *completion) complete() {
 	c.mu.Lock()
 	c.done = true
-	ws := c.waiters
-	c.waiters = nil
+	ws := c.waiters.take()
 	c.mu.Unlock()
-	for _, w := range ws {
-		w.Kick()
-	}
+	ws.kick()
 }
 
 func (c *completion) isDone() bool {
@@ -58,7 +98,7 @@ func (c *completion) waitUntil(d *fence.Domain, ctx context.Context, deadline in
 			return errno.ETIME
 		}
 		w := d.NewWaiter()
-		c.waiters = append(c.waiters, w)
+		c.waiters.add(w)
 		c.mu.Unlock()
 		w.Wait(ctx, deadline)
 		if ctx != nil && ctx.Err() != nil && !c.isDone() {
@@ -72,7 +112,7 @@ func (c *completion) waitUntil(d *fence.Domain, ctx context.Context, deadline in
 type sleepLock struct {
 	mu      sync.Mutex
 	held    bool
-	waiters []fence.Waiter
+	waiters waitList
 }
 
 // lock takes it, or returns ERESTARTSYS once ctx (if any) is done.
@@ -85,7 +125,7 @@ func (l *sleepLock) lock(d *fence.Domain, ctx context.Context) errno.Errno {
 			return 0
 		}
 		w := d.NewWaiter()
-		l.waiters = append(l.waiters, w)
+		l.waiters.add(w)
 		l.mu.Unlock()
 		w.Wait(ctx, fence.Forever)
 		if ctx != nil && ctx.Err() != nil {
@@ -98,17 +138,7 @@ func (l *sleepLock) lock(d *fence.Domain, ctx context.Context) errno.Errno {
 func (l *sleepLock) unlock() {
 	l.mu.Lock()
 	l.held = false
-	ws := l.waiters
-	l.waiters = nil
+	ws := l.waiters.take()
 	l.mu.Unlock()
-	for _, w := range ws {
-		w.Kick()
-	}
-}
-
-// isHeld reports whether it is held (for tests).
-func (l *sleepLock) isHeld() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.held
+	ws.kick()
 }

@@ -1,9 +1,8 @@
 package guest
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
+	"fencelab/internal/wire"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -43,22 +42,28 @@ func section(id byte, items ...[]byte) []byte {
 // arguments, plus one page of memory: what a guest's system calls look
 // like from the host, without a guest's runtime around them.
 var shimCalls = []struct {
-	name   string
-	params int
-}{{"open", 3}, {"close", 1}, {"dup", 1}, {"ioctl", 3}, {"read", 3}, {"write", 3}, {"eventfd", 2}, {"poll", 3}, {"sendfd", 2}, {"recvfd", 2}}
+	name    string
+	params  int
+	i64Last bool // the last parameter is an i64 (mmap's offset)
+}{{"open", 3, false}, {"close", 1, false}, {"dup", 1, false}, {"ioctl", 3, false}, {"read", 3, false}, {"write", 3, false},
+	{"eventfd", 2, false}, {"poll", 3, false}, {"sendfd", 2, false}, {"recvfd", 2, false}, {"mmap", 6, true}, {"munmap", 2, false}}
 
 func shim() []byte {
-	i32 := byte(0x7f)
-	funcType := func(n int) []byte {
+	i32, i64 := byte(0x7f), byte(0x7e)
+	funcType := func(n int, i64Last bool) []byte {
 		t := []byte{0x60, byte(n)}
-		for range n {
-			t = append(t, i32)
+		for k := range n {
+			if i64Last && k == n-1 {
+				t = append(t, i64)
+			} else {
+				t = append(t, i32)
+			}
 		}
 		return append(t, 1, i32)
 	}
 	var types, imports, funcs, exports, codes [][]byte
 	for i, c := range shimCalls {
-		types = append(types, funcType(c.params))
+		types = append(types, funcType(c.params, c.i64Last))
 		imports = append(imports, append(append(name("linux"), name(c.name)...), 0x00, byte(i)))
 		funcs = append(funcs, []byte{byte(i)})
 		exports = append(exports, append(name(c.name), 0x00, byte(len(shimCalls)+i)))
@@ -108,6 +113,9 @@ func (s *shimProc) call(name string, args ...uint32) int32 {
 	for i, a := range args {
 		in[i] = api.EncodeU32(a)
 	}
+	if name == "mmap" && len(in) == 6 {
+		in[5] = uint64(args[5]) << 12 // a page-aligned offset
+	}
 	out, err := s.mod.ExportedFunction(name).Call(s.ctx, in...)
 	if err != nil {
 		panic(err)
@@ -145,6 +153,13 @@ func TestLinuxModule(t *testing.T) {
 		{"read into a buffer past memory", s.call("read", uint32(fd), 65500, 64), -int32(errno.EFAULT)},
 		{"write to a DRM file", s.call("write", uint32(fd), 300, 8), -int32(errno.EINVAL)},
 		{"eventfd with unknown flags", s.call("eventfd", 0, 0x10), -int32(errno.EINVAL)},
+		{"mmap without MAP_FIXED", s.call("mmap", 4096, 4096, drm.PROT_READ, drm.MAP_SHARED, uint32(fd), 1<<20), -int32(errno.EINVAL)},
+		{"mmap at an unaligned address", s.call("mmap", 100, 4096, drm.PROT_READ, drm.MAP_SHARED|drm.MAP_FIXED, uint32(fd), 1<<20), -int32(errno.EINVAL)},
+		{"mmap past memory", s.call("mmap", 61440, 8192, drm.PROT_READ, drm.MAP_SHARED|drm.MAP_FIXED, uint32(fd), 1<<20), -int32(errno.ENOMEM)},
+		{"mmap of no object", s.call("mmap", 4096, 4096, drm.PROT_READ, drm.MAP_SHARED|drm.MAP_FIXED, uint32(fd), 1<<20), -int32(errno.EINVAL)},
+		{"mmap of a closed fd", s.call("mmap", 4096, 4096, drm.PROT_READ, drm.MAP_SHARED|drm.MAP_FIXED, 77, 1<<20), -int32(errno.EBADF)},
+		{"munmap of nothing", s.call("munmap", 4096, 4096), 0},
+		{"munmap unaligned", s.call("munmap", 100, 4096), -int32(errno.EINVAL)},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("%s = %d; want %d", tt.what, tt.got, tt.want)
@@ -235,7 +250,7 @@ func FuzzLinuxModule(f *testing.F) {
 		cancel()
 		s.p.Task.Ctx = ctx
 		c0 := shimCalls[int(which)%len(shimCalls)]
-		args := []uint32{a, b, c}[:c0.params]
+		args := []uint32{a, b, c, a >> 3, b % 8, c}[:c0.params]
 		if c0.name == "ioctl" || c0.name == "read" || c0.name == "write" || c0.name == "close" || c0.name == "dup" ||
 			c0.name == "sendfd" || c0.name == "recvfd" {
 			args[0] %= 8 // mostly real fds
@@ -252,12 +267,4 @@ func FuzzLinuxModule(f *testing.F) {
 	})
 }
 
-func u32s(vs ...uint32) []byte {
-	var b []byte
-	for _, v := range vs {
-		b = binary.LittleEndian.AppendUint32(b, v)
-	}
-	return b
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+var u32s, cat = wire.U32s, wire.Cat

@@ -20,11 +20,11 @@ const maxPath = 4096 // PATH_MAX
 func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder("linux")
 	i32 := api.ValueTypeI32
-	fn := func(name string, params int, call func(p *proc, args []uint64) int32) {
-		in := make([]api.ValueType, params)
-		for i := range in {
-			in[i] = i32
-		}
+	// export adds a system call taking params (every result is an i32):
+	// the guest's mappings are synced around it, and a call a signal
+	// interrupted returns EINTR (fencelab's guests have no handlers to
+	// restart after).
+	export := func(name string, params []api.ValueType, call func(p *proc, args []uint64) int32) {
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 			p := from(ctx, mod)
 			r := -int32(errno.ENOSYS)
@@ -33,13 +33,19 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 				r = call(p, stack)
 				p.syncOut()
 			}
-			// A call a signal interrupted returns EINTR to the guest
-			// (fencelab's guests have no handlers to restart after).
 			if r == -int32(errno.ERESTARTSYS) {
 				r = -int32(errno.EINTR)
 			}
 			stack[0] = api.EncodeI32(r)
-		}), in, []api.ValueType{i32}).Export(name)
+		}), params, []api.ValueType{i32}).Export(name)
+	}
+	// fn is export for a call of n i32 arguments.
+	fn := func(name string, n int, call func(p *proc, args []uint64) int32) {
+		in := make([]api.ValueType, n)
+		for i := range in {
+			in[i] = i32
+		}
+		export(name, in, call)
 	}
 	fn("open", 3, func(p *proc, a []uint64) int32 {
 		n := api.DecodeU32(a[1])
@@ -83,17 +89,9 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 		return p.munmap(api.DecodeU32(a[0]), api.DecodeU32(a[1]))
 	})
 	// mmap(addr, length, prot, flags, fd, offset i64).
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
-		p := from(ctx, mod)
-		r := -int32(errno.ENOSYS)
-		if p != nil {
-			p.syncIn()
-			r = p.mmap(api.DecodeU32(stack[0]), api.DecodeU32(stack[1]), api.DecodeU32(stack[2]), api.DecodeU32(stack[3]),
-				api.DecodeI32(stack[4]), stack[5])
-			p.syncOut()
-		}
-		stack[0] = api.EncodeI32(r)
-	}), []api.ValueType{i32, i32, i32, i32, i32, api.ValueTypeI64}, []api.ValueType{i32}).Export("mmap")
+	export("mmap", []api.ValueType{i32, i32, i32, i32, i32, api.ValueTypeI64}, func(p *proc, a []uint64) int32 {
+		return p.mmap(api.DecodeU32(a[0]), api.DecodeU32(a[1]), api.DecodeU32(a[2]), api.DecodeU32(a[3]), api.DecodeI32(a[4]), a[5])
+	})
 	_, err := b.Instantiate(ctx)
 	return err
 }

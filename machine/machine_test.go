@@ -1,9 +1,9 @@
 package machine
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
+	"fencelab/internal/wire"
 	"fmt"
 	"reflect"
 	"strings"
@@ -18,28 +18,11 @@ import (
 
 var le = binary.LittleEndian
 
-func u32s(vs ...uint32) []byte {
-	var b []byte
-	for _, v := range vs {
-		b = le.AppendUint32(b, v)
-	}
-	return b
-}
-
-func u64s(vs ...uint64) []byte {
-	var b []byte
-	for _, v := range vs {
-		b = le.AppendUint64(b, v)
-	}
-	return b
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+// Struct builders (internal/wire), by their short names.
+var u32s, u64s, cat = wire.U32s, wire.U64s, wire.Cat
 
 // work is a command stream of one OpWork costing ns of modelled GPU time.
-func work(ns int64) []byte {
-	return u32s(uint32(device.OpWork)|2<<16, uint32(ns), uint32(uint64(ns)>>32))
-}
+var work = device.WorkCommand
 
 // gpuProc is a process with a render fd, a 3D context with two rings,
 // and a timeline syncobj.
@@ -235,6 +218,37 @@ func atomicArg(p *Process, flags uint32, props [][3]uint64) []byte {
 	return cat(u32s(flags, uint32(len(objs)/4)), u64s(p.Mem.Put(objs), p.Mem.Put(counts), p.Mem.Put(ids), p.Mem.Put(vals), 0, 0))
 }
 
+// KMS object and property ids of a one-display machine (Linux's).
+const (
+	kmsPrimary, kmsCRTC, kmsConn                                                           = 32, 36, 37
+	propFbID, propCrtcID, propActive, propModeID, propSrcW, propSrcH, propCrtcW, propCrtcH = 17, 20, 22, 23, 11, 12, 15, 16
+)
+
+// lightScreen is a process lighting a w×h display with the first of n
+// dumb framebuffers by a blocking atomic modeset; it returns the card fd
+// and the framebuffer ids.
+func lightScreen(t *testing.T, p *Process, w, h uint32, n int) (int32, []uint64) {
+	fd, _ := p.Open(drm.PathCard)
+	p.IoctlBytes(fd, drm.DRM_IOCTL_SET_CLIENT_CAP, u64s(drm.DRM_CLIENT_CAP_ATOMIC, 1))
+	modes := p.Mem.Put(make([]byte, 4*68))
+	p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(4, 0, 0, 0, kmsConn), make([]byte, 28)))
+	_, cb := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(modes), u32s(68, 0)))
+	fbs := make([]uint64, n)
+	for i := range fbs {
+		_, d := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATE_DUMB, u32s(h, w, 32, 0, 0, 0, 0, 0))
+		_, f := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, w, h, drm.DRM_FORMAT_XRGB8888, 0, le.Uint32(d[16:]), 0, 0, 0, le.Uint32(d[20:])), make([]byte, 64)))
+		fbs[i] = uint64(le.Uint32(f))
+	}
+	set := atomicArg(p, drm.DRM_MODE_ATOMIC_ALLOW_MODESET, [][3]uint64{
+		{kmsCRTC, propActive, 1}, {kmsCRTC, propModeID, uint64(le.Uint32(cb[12:]))}, {kmsConn, propCrtcID, kmsCRTC},
+		{kmsPrimary, propFbID, fbs[0]}, {kmsPrimary, propCrtcID, kmsCRTC}, {kmsPrimary, propSrcW, uint64(w) << 16},
+		{kmsPrimary, propSrcH, uint64(h) << 16}, {kmsPrimary, propCrtcW, uint64(w)}, {kmsPrimary, propCrtcH, uint64(h)}})
+	if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, set); e != 0 {
+		t.Errorf("modeset = %v", e)
+	}
+	return fd, fbs
+}
+
 // A process flipping with blocking commits is paced by the display: each
 // flip returns at the next vblank, one refresh after the last.
 func TestBlockingFlipsFollowVblank(t *testing.T) {
@@ -242,32 +256,12 @@ func TestBlockingFlipsFollowVblank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const primary, crtc, conn = 32, 36, 37
-	const fbID, crtcID, active, modeID, srcW, srcH, crtcW, crtcH = 17, 20, 22, 23, 11, 12, 15, 16
 	var times []int64
 	m.Spawn("compositor", func(p *Process) int {
-		fd, _ := p.Open(drm.PathCard)
-		p.IoctlBytes(fd, drm.DRM_IOCTL_SET_CLIENT_CAP, u64s(drm.DRM_CLIENT_CAP_ATOMIC, 1))
-		modes := p.Mem.Put(make([]byte, 4*68))
-		p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(4, 0, 0, 0, conn), make([]byte, 28)))
-		_, cb := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(modes), u32s(68, 0)))
-		var fbs [2]uint64
-		for i := range fbs {
-			_, d := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATE_DUMB, u32s(480, 640, 32, 0, 0, 0, 0, 0))
-			_, f := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 640, 480, drm.DRM_FORMAT_XRGB8888, 0, le.Uint32(d[16:]), 0, 0, 0, le.Uint32(d[20:])), make([]byte, 64)))
-			fbs[i] = uint64(le.Uint32(f))
-		}
-		set := atomicArg(p, drm.DRM_MODE_ATOMIC_ALLOW_MODESET, [][3]uint64{
-			{crtc, active, 1}, {crtc, modeID, uint64(le.Uint32(cb[12:]))}, {conn, crtcID, crtc},
-			{primary, fbID, fbs[0]}, {primary, crtcID, crtc}, {primary, srcW, 640 << 16}, {primary, srcH, 480 << 16},
-			{primary, crtcW, 640}, {primary, crtcH, 480}})
-		if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, set); e != 0 {
-			t.Errorf("modeset = %v", e)
-			return 1
-		}
+		fd, fbs := lightScreen(t, p, 640, 480, 2)
 		times = append(times, p.Now())
 		for i := range 4 {
-			if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, atomicArg(p, 0, [][3]uint64{{primary, fbID, fbs[(i+1)%2]}})); e != 0 {
+			if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, atomicArg(p, 0, [][3]uint64{{kmsPrimary, propFbID, fbs[(i+1)%2]}})); e != 0 {
 				t.Errorf("flip %d = %v", i, e)
 			}
 			times = append(times, p.Now())
@@ -300,22 +294,8 @@ func TestUnreadChannelIsClosedByTheMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const primary, crtc, conn = 32, 36, 37
 	m.Spawn("leaver", func(p *Process) int {
-		fd, _ := p.Open(drm.PathCard)
-		p.IoctlBytes(fd, drm.DRM_IOCTL_SET_CLIENT_CAP, u64s(drm.DRM_CLIENT_CAP_ATOMIC, 1))
-		modes := p.Mem.Put(make([]byte, 4*68))
-		p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_GETCONNECTOR, cat(u64s(0, modes, 0, 0), u32s(4, 0, 0, 0, conn), make([]byte, 28)))
-		_, cb := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATEPROPBLOB, cat(u64s(modes), u32s(68, 0)))
-		_, d := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_CREATE_DUMB, u32s(480, 640, 32, 0, 0, 0, 0, 0))
-		_, f := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ADDFB2, cat(u32s(0, 640, 480, drm.DRM_FORMAT_XRGB8888, 0, le.Uint32(d[16:]), 0, 0, 0, le.Uint32(d[20:])), make([]byte, 64)))
-		set := atomicArg(p, drm.DRM_MODE_ATOMIC_ALLOW_MODESET, [][3]uint64{
-			{crtc, 22, 1}, {crtc, 23, uint64(le.Uint32(cb[12:]))}, {conn, 20, crtc},
-			{primary, 17, uint64(le.Uint32(f))}, {primary, 20, crtc}, {primary, 11, 640 << 16}, {primary, 12, 480 << 16},
-			{primary, 15, 640}, {primary, 16, 480}})
-		if e, _ := p.IoctlBytes(fd, drm.DRM_IOCTL_MODE_ATOMIC, set); e != 0 {
-			t.Errorf("modeset = %v", e)
-		}
+		fd, _ := lightScreen(t, p, 640, 480, 1)
 		ch, _ := p.Open(drm.PathChannels + "nobody")
 		p.SendFD(ch, fd)
 		return 0

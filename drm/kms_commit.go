@@ -90,7 +90,7 @@ func (u *update) release() {
 	}
 	u.held = nil
 	k.mu.Unlock()
-	k.reap()
+	k.reap(false)
 }
 
 func (k *kmsState) begin() *update {
@@ -1001,29 +1001,8 @@ func (drv *Driver) complete(cm *commit) {
 		if notify {
 			drv.gpu.tr.Notify(device.CursorQ)
 		}
-		k.tryReap()
+		k.reap(true)
 	})
-}
-
-// tryReap puts dead GEM objects without waiting for queue room (it runs
-// on the clock's goroutine, which must never block on the device); what
-// cannot be put now waits for the next reap.
-func (k *kmsState) tryReap() {
-	k.mu.Lock()
-	dead := k.dead
-	k.dead = nil
-	k.mu.Unlock()
-	var left []*gemObject
-	for _, o := range dead {
-		if !o.tryPut() {
-			left = append(left, o)
-		}
-	}
-	if len(left) > 0 {
-		k.mu.Lock()
-		k.dead = append(k.dead, left...)
-		k.mu.Unlock()
-	}
 }
 
 // rect is a struct virtio_gpu_rect.

@@ -230,5 +230,5 @@ func (drv *Driver) removeFB(fb *framebuffer) {
 	k.mu.Lock()
 	k.unref(fb)
 	k.mu.Unlock()
-	k.reap()
+	k.reap(false)
 }

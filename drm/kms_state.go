@@ -123,14 +123,28 @@ func (c *crtc) nextVblank(t int64) int64 {
 // idr_alloc); the caller stores the object under it before unlocking.
 func (k *kmsState) newID() uint32 { return lowestFree(k.objs, k.next) }
 
-// reap puts the GEM objects the last framebuffers left behind.
-func (k *kmsState) reap() {
+// reap puts the GEM objects the last framebuffers left behind. With
+// nowait (on the clock's goroutine, which must never block on the
+// device) an object whose RESOURCE_UNREF finds no room in the queue stays
+// for the next reap.
+func (k *kmsState) reap(nowait bool) {
 	k.mu.Lock()
 	dead := k.dead
 	k.dead = nil
 	k.mu.Unlock()
+	var left []*gemObject
 	for _, o := range dead {
-		o.put()
+		switch {
+		case !nowait:
+			o.put()
+		case !o.tryPut():
+			left = append(left, o)
+		}
+	}
+	if len(left) > 0 {
+		k.mu.Lock()
+		k.dead = append(k.dead, left...)
+		k.mu.Unlock()
 	}
 }
 

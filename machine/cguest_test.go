@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"fencelab/device"
+	"fencelab/timeline"
 )
 
 // The committed C guests are what `make guests` builds from their
@@ -181,5 +182,62 @@ func TestCGuestTriangle(t *testing.T) {
 	}
 	if !bytes.Equal(screen(), pix) {
 		t.Error("a second run with the same seed shows a different screen")
+	}
+}
+
+// dumb paints a mapped dumb buffer with the CPU and commits only the
+// damage: after the first full-screen flush, each flush covers where the
+// square was and where it is, and the screen half a second in is the
+// background with one whole square inside the last flushed rectangle.
+func TestCGuestDumb(t *testing.T) {
+	wasm, err := os.ReadFile("../guests/bin/dumb.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, h, side, background = 320, 240, 32, 0x00203040
+	rec := &timeline.Recorder{}
+	m, err := New(Config{Device: device.Config{Displays: []device.Display{{Width: w, Height: h}}, Sink: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.SpawnWasm("dumb", wasm, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(Boot + 500_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if _, exited := p.Exit(); exited {
+		out, errOut := p.Output()
+		t.Fatalf("dumb exited:\n%s%s", out, errOut)
+	}
+	flushes := rec.Of(timeline.Flush)
+	if len(flushes) < 20 {
+		t.Fatalf("%d flushes in half a second; want one a frame", len(flushes))
+	}
+	if r := flushes[0].Rect; r != (timeline.Rect{W: w, H: h}) {
+		t.Errorf("first flush %+v; want the whole screen", r)
+	}
+	for _, f := range flushes[1:] {
+		if f.Rect.W > side+3 || f.Rect.H > side+2 {
+			t.Fatalf("flush of %+v; want only the square's old and new place", f.Rect)
+		}
+	}
+	last := flushes[len(flushes)-1].Rect
+	s := m.Device().Scanout(0)
+	var n int
+	for y := range h {
+		for x := range w {
+			if le.Uint32(s.Pixels[(y*w+x)*4:])&0xffffff == background {
+				continue
+			}
+			n++
+			if x < int(last.X) || x >= int(last.X+last.W) || y < int(last.Y) || y >= int(last.Y+last.H) {
+				t.Fatalf("pixel (%d, %d) is not background and outside the last flush %+v", x, y, last)
+			}
+		}
+	}
+	if n != side*side {
+		t.Errorf("%d pixels differ from the background; want one %dx%d square", n, side, side)
 	}
 }

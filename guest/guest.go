@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -80,6 +81,7 @@ type Process struct {
 	Clock  Clock
 	Seed   uint64
 	Args   []string
+	Stdin  io.Reader // nil: end of file at once
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -93,7 +95,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, p *Process) (int, error) {
 	rng := rand.NewChaCha8(seedBytes(p.Seed))
 	cfg := wazero.NewModuleConfig().WithName("").
 		WithArgs(p.Args...).
-		WithStdout(orDiscard(p.Stdout)).WithStderr(orDiscard(p.Stderr)).
+		WithStdin(orEmpty(p.Stdin)).WithStdout(orDiscard(p.Stdout)).WithStderr(orDiscard(p.Stderr)).
 		WithRandSource(rng).
 		WithNanotime(func() int64 { return p.Clock.Now() }, 1).
 		WithWalltime(func() (int64, int32) {
@@ -124,6 +126,13 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+func orEmpty(r io.Reader) io.Reader {
+	if r == nil {
+		return strings.NewReader("")
+	}
+	return r
 }
 
 func seedBytes(seed uint64) (b [32]byte) {

@@ -129,6 +129,9 @@ func (m *Machine) Device() *device.Device { return m.dev }
 // process until what it waits for happens.
 type Process struct {
 	Name string
+	// Stdin is what a WebAssembly guest reads on its standard input (set
+	// it before Run).
+	Stdin []byte
 	Mem  *flatmem.Memory // a Go process's memory (nil for a WebAssembly one)
 	m    *Machine
 	task *drm.Task
@@ -172,7 +175,7 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 	p.a = m.s.start(name, func() {
 		defer stop(nil)
 		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed,
-			Args: append([]string{name}, args...), Stdout: &p.stdout, Stderr: &p.stderr}
+			Args: append([]string{name}, args...), Stdin: bytes.NewReader(p.Stdin), Stdout: &p.stdout, Stderr: &p.stderr}
 		p.code, p.err = m.rt.Run(runCtx, mod, gp)
 		if cause := context.Cause(runCtx); errors.Is(cause, errWatchdog) {
 			p.code, p.err = -1, fmt.Errorf("machine: %s: %w", name, cause)

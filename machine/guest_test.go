@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 
 // buildGuest builds a Go guest package for GOOS=wasip1 GOARCH=wasm, once
 // per test binary.
-func buildGuest(t *testing.T, pkg string) []byte {
+func buildGuest(t testing.TB, pkg string) []byte {
 	t.Helper()
 	v, _ := builds.LoadOrStore(pkg, &guestBuild{})
 	b := v.(*guestBuild)

@@ -376,6 +376,15 @@ func layoutOf(format uint32) (layout, bool) {
 	return layout{}, false
 }
 
+// Channels gives the byte offsets of red, green, blue and alpha in a
+// pixel of a virtio-gpu format; hasAlpha false means the alpha byte is X
+// (ignored, read as opaque). ok is false for a format fencelab does not
+// know.
+func Channels(format uint32) (r, g, b, a int, hasAlpha, ok bool) {
+	l, ok := layoutOf(format)
+	return l.r, l.g, l.b, l.a, l.alpha, ok
+}
+
 // pack turns an rgba dword (0xAABBGGRR) into a pixel's bytes.
 func (l layout) pack(rgba uint32) [4]byte {
 	var p [4]byte

@@ -350,5 +350,29 @@ func (d *Device) TakeDamage(i int) []Rect {
 	return dmg
 }
 
+// Damaged returns a mask of the outputs with damage not yet taken (bit i
+// for output i).
+func (d *Device) Damaged() uint32 {
+	var mask uint32
+	for i := range d.scanouts {
+		if len(d.scanouts[i].damage) > 0 {
+			mask |= 1 << i
+		}
+	}
+	return mask
+}
+
+// Image returns resource id's pixels (as a Scanout with Rect the whole
+// resource, for the cursor's image), false if there is none. Pixels
+// aliases the resource: valid until the next command.
+func (d *Device) Image(id uint32) (Scanout, bool) {
+	res := d.resources[id]
+	if res == nil {
+		return Scanout{}, false
+	}
+	return Scanout{Enabled: true, Resource: id, Format: res.format, Rect: Rect{Width: res.width, Height: res.height},
+		Width: res.width, Height: res.height, Pixels: res.data}, true
+}
+
 // Cursor returns the cursor state.
 func (d *Device) Cursor() Cursor { return d.cursor }

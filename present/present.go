@@ -1,0 +1,161 @@
+// Package present turns what a device's outputs show into pictures: for
+// each output a layer holding the scanout's pixels as RGBA, brought up to
+// date from the rectangles the guest flushed (and only those), with the
+// hardware cursor drawn on top when a frame is taken. The browser's
+// ebiten backend and the headless image backend (PNG files, frame
+// hashes) both start from here.
+//
+// Pixels arrive in any of virtio-gpu's eight 32-bit formats and leave as
+// image.RGBA. A scanout is the bottom of the display, so it is opaque:
+// its alpha (or X) byte is ignored and every pixel gets alpha 0xff, which
+// also makes the frame valid premultiplied RGBA as ebiten wants it. The
+// cursor's alpha is kept: it is blended over the scanout.
+package present
+
+import (
+	"image"
+
+	"fencelab/device"
+)
+
+// Source is what a Presenter reads: a *device.Device.
+type Source interface {
+	Scanout(i int) device.Scanout
+	TakeDamage(i int) []device.Rect
+	Cursor() device.Cursor
+	Image(id uint32) (device.Scanout, bool)
+}
+
+// Presenter keeps one layer per output of a device. It reads the device
+// and takes its damage, so it must run where the device is not running
+// (between the machine's steps).
+type Presenter struct {
+	dev    Source
+	layers []layer
+}
+
+type layer struct {
+	img   *image.RGBA // the scanout's pixels, opaque; nil until first shown
+	shown device.Scanout
+	frame *image.RGBA // img with the cursor, when the cursor is on this output
+}
+
+// New returns a Presenter for dev's outputs.
+func New(dev Source, outputs int) *Presenter {
+	return &Presenter{dev: dev, layers: make([]layer, outputs)}
+}
+
+// Update brings output i's layer up to date with what the device shows
+// and returns the rectangles of the layer that changed (in the output's
+// coordinates), nil if none. A new resource, rectangle or format on the
+// output changes all of it; a disabled output is black.
+func (p *Presenter) Update(i int) []image.Rectangle {
+	if i < 0 || i >= len(p.layers) {
+		return nil
+	}
+	l := &p.layers[i]
+	s := p.dev.Scanout(i)
+	damage := p.dev.TakeDamage(i)
+	size := image.Rect(0, 0, int(s.Rect.Width), int(s.Rect.Height))
+	if !s.Enabled {
+		if l.img != nil && !l.shown.Enabled {
+			return nil
+		}
+		if l.img == nil {
+			l.img = image.NewRGBA(image.Rect(0, 0, 1, 1))
+		}
+		l.shown = s
+		black(l.img.Pix)
+		return []image.Rectangle{l.img.Bounds()}
+	}
+	full := l.img == nil || !l.shown.Enabled || l.shown.Resource != s.Resource || l.shown.Rect != s.Rect || l.shown.Format != s.Format
+	if full {
+		if l.img == nil || l.img.Bounds() != size {
+			l.img = image.NewRGBA(size)
+		}
+		l.shown = s
+		convert(l.img, s, size)
+		return []image.Rectangle{size}
+	}
+	var changed []image.Rectangle
+	for _, d := range damage {
+		at := image.Pt(int(d.X)-int(s.Rect.X), int(d.Y)-int(s.Rect.Y))
+		r := image.Rectangle{Min: at, Max: at.Add(image.Pt(int(d.Width), int(d.Height)))}
+		if r = r.Intersect(size); !r.Empty() {
+			convert(l.img, s, r)
+			changed = append(changed, r)
+		}
+	}
+	return changed
+}
+
+// Frame returns output i's picture: its layer with the cursor drawn over
+// it if the cursor is on this output. It is valid until the next Update
+// or Frame; nil before the first Update.
+func (p *Presenter) Frame(i int) *image.RGBA {
+	if i < 0 || i >= len(p.layers) || p.layers[i].img == nil {
+		return nil
+	}
+	l := &p.layers[i]
+	c := p.dev.Cursor()
+	img, ok := p.dev.Image(c.Resource)
+	if c.Resource == 0 || int(c.Scanout) != i || !ok || !l.shown.Enabled {
+		return l.img
+	}
+	if l.frame == nil || l.frame.Bounds() != l.img.Bounds() {
+		l.frame = image.NewRGBA(l.img.Bounds())
+	}
+	copy(l.frame.Pix, l.img.Pix)
+	drawCursor(l.frame, img, int(c.X)-int(c.HotX), int(c.Y)-int(c.HotY))
+	return l.frame
+}
+
+// convert copies rectangle r of the output (in its coordinates) from the
+// scanout's resource into dst, as opaque RGBA.
+func convert(dst *image.RGBA, s device.Scanout, r image.Rectangle) {
+	ri, gi, bi, _, _, ok := device.Channels(s.Format)
+	stride := int(s.Width) * 4
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		out := dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)]
+		off := (int(s.Rect.Y)+y)*stride + (int(s.Rect.X)+r.Min.X)*4
+		if !ok || off < 0 || off+len(out) > len(s.Pixels) {
+			black(out) // an unknown format or a short resource
+			continue
+		}
+		in := s.Pixels[off : off+len(out)]
+		for j := 0; j < len(out); j += 4 {
+			out[j], out[j+1], out[j+2], out[j+3] = in[j+ri], in[j+gi], in[j+bi], 0xff
+		}
+	}
+}
+
+// black makes RGBA pixels opaque black.
+func black(pix []byte) {
+	for j := 0; j+3 < len(pix); j += 4 {
+		pix[j], pix[j+1], pix[j+2], pix[j+3] = 0, 0, 0, 0xff
+	}
+}
+
+// drawCursor blends the cursor image over dst with its top left at
+// (x, y), the image's alpha (opaque for a format without one) weighting
+// it; the parts outside dst are clipped.
+func drawCursor(dst *image.RGBA, c device.Scanout, x, y int) {
+	ri, gi, bi, ai, hasAlpha, ok := device.Channels(c.Format)
+	if !ok {
+		return
+	}
+	area := image.Rect(x, y, x+int(c.Width), y+int(c.Height)).Intersect(dst.Bounds())
+	for py := area.Min.Y; py < area.Max.Y; py++ {
+		for px := area.Min.X; px < area.Max.X; px++ {
+			in := c.Pixels[((py-y)*int(c.Width)+(px-x))*4:]
+			a := uint32(0xff)
+			if hasAlpha {
+				a = uint32(in[ai])
+			}
+			out := dst.Pix[dst.PixOffset(px, py):]
+			for k, ch := range [3]int{ri, gi, bi} {
+				out[k] = byte((uint32(in[ch])*a + uint32(out[k])*(0xff-a) + 127) / 0xff)
+			}
+		}
+	}
+}

@@ -68,6 +68,22 @@ type Machine struct {
 	watchdog time.Duration
 	reaper   *actor         // closes what waits in channels when every process is done
 	rt       *guest.Runtime // made when the first WebAssembly guest is spawned
+	onDamage func(mask uint32)
+}
+
+// OnDamage has fn called between the machine's steps whenever outputs
+// have new pixels flushed to them: bit i of mask for output i. fn may read
+// the device and should take its damage (a present.Presenter's Update
+// does), or it is called again after the next step.
+func (m *Machine) OnDamage(fn func(mask uint32)) { m.onDamage = fn }
+
+// damaged reports the outputs with damage to the OnDamage function.
+func (m *Machine) damaged() {
+	if m.onDamage != nil {
+		if mask := m.dev.Damaged(); mask != 0 {
+			m.onDamage(mask)
+		}
+	}
 }
 
 // transport is the driver's view of the device registers; notifications
@@ -280,6 +296,7 @@ func (m *Machine) Run(until int64) error {
 			if alarm != nil {
 				alarm.Stop()
 			}
+			m.damaged()
 			continue
 		}
 		next, ok := m.dev.NextEvent()
@@ -303,10 +320,12 @@ func (m *Machine) Run(until int64) error {
 			// Time passes to until, where nothing is due.
 			m.clock.AdvanceTo(until)
 			m.dev.Advance(until)
+			m.damaged()
 			return nil
 		}
 		m.clock.AdvanceTo(next)
 		m.dev.Advance(m.clock.Now())
+		m.damaged()
 	}
 }
 

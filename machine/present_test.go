@@ -1,0 +1,72 @@
+package machine
+
+import (
+	"os"
+	"testing"
+
+	"fencelab/device"
+	"fencelab/present"
+	"fencelab/timeline"
+)
+
+// frames runs triangle for 20 frames with a Presenter taking each
+// output's damage as the machine steps, and returns the hash of every
+// frame it saw change and the device's timeline.
+func frames(t *testing.T, wasm []byte) ([]string, []timeline.Event) {
+	rec := &timeline.Recorder{}
+	m, err := New(Config{Device: device.Config{Displays: []device.Display{{Width: 160, Height: 120}}, Sink: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := present.New(m.Device(), 1)
+	var hashes []string
+	m.OnDamage(func(mask uint32) {
+		if mask != 1 {
+			t.Errorf("damage on outputs %b; there is one", mask)
+		}
+		if changed := p.Update(0); len(changed) > 0 {
+			hashes = append(hashes, present.Hash(p.Frame(0)))
+		}
+	})
+	if _, err := m.SpawnWasm("triangle", wasm, "20"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(forever); err != nil {
+		t.Fatal(err)
+	}
+	return hashes, rec.Events
+}
+
+// Every flip of triangle reaches the presenter as one new frame, each
+// different from the one before (the scene moves), and a second run with
+// the same guest, configuration and seed gives the same frames and the
+// same timeline, event for event.
+func TestFramesDeterministic(t *testing.T) {
+	wasm, err := os.ReadFile("../guests/bin/triangle.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes, events := frames(t, wasm)
+	if len(hashes) != 20 {
+		t.Fatalf("%d frames presented; want one a flip, 20", len(hashes))
+	}
+	for i := 1; i < len(hashes); i++ {
+		if hashes[i] == hashes[i-1] {
+			t.Errorf("frames %d and %d are the same picture", i-1, i)
+		}
+	}
+	again, events2 := frames(t, wasm)
+	if len(again) != len(hashes) || len(events2) != len(events) {
+		t.Fatalf("second run: %d frames, %d events; first: %d, %d", len(again), len(events2), len(hashes), len(events))
+	}
+	for i := range hashes {
+		if again[i] != hashes[i] {
+			t.Errorf("frame %d differs between runs", i)
+		}
+	}
+	for i := range events {
+		if events[i] != events2[i] {
+			t.Fatalf("event %d differs between runs: %+v, then %+v", i, events[i], events2[i])
+		}
+	}
+}

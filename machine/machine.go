@@ -148,13 +148,13 @@ type Process struct {
 	// Stdin is what a WebAssembly guest reads on its standard input (set
 	// it before Run).
 	Stdin []byte
-	Mem  *flatmem.Memory // a Go process's memory (nil for a WebAssembly one)
-	m    *Machine
-	task *drm.Task
-	a    *actor
-	code int
-	err  error // why a WebAssembly guest could not run to its end
-	done bool
+	Mem   *flatmem.Memory // a Go process's memory (nil for a WebAssembly one)
+	m     *Machine
+	task  *drm.Task
+	a     *actor
+	code  int
+	err   error // why a WebAssembly guest could not run to its end
+	done  bool
 
 	stdout, stderr bytes.Buffer
 }

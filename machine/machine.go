@@ -53,6 +53,10 @@ type Config struct {
 	// stands still while a guest runs, so a guest that spins waiting for
 	// it would otherwise never end.
 	Watchdog time.Duration
+	// HostWaits hands EXECBUFFER in-fences that are fences of other rings
+	// of the device to the device to wait for, instead of waiting in the
+	// guest kernel (drm.Driver.SetHostWaits; off as in Linux 6.12).
+	HostWaits bool
 }
 
 // Machine is one machine.
@@ -116,6 +120,7 @@ func New(cfg Config) (*Machine, error) {
 	m.d = fence.NewDomain(m.clock)
 	m.s = newSched(m.clock)
 	m.drv = drm.NewDriver(m.d)
+	m.drv.SetHostWaits(cfg.HostWaits)
 	dc := cfg.Device
 	dc.Interrupt = func(q int) { m.drv.Interrupt(q) }
 	dev, err := device.New(m.mem, dc)

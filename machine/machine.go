@@ -282,56 +282,66 @@ var ErrDeadlock = errors.New("machine: deadlock")
 
 // Run runs the machine until every process has exited (nil), until
 // virtual time would pass until (nil, the clock reading until; what is
-// due later stays due), or
-// until the processes left are all blocked with nothing due to wake them
-// (an error wrapping ErrDeadlock that names them).
+// due later stays due), or until the processes left are all blocked with
+// nothing due to wake them (an error wrapping ErrDeadlock that names
+// them).
 func (m *Machine) Run(until int64) error {
 	for {
-		if a := m.s.next(); a != nil {
-			var alarm *time.Timer
-			if a.watchdog != nil {
-				alarm = time.AfterFunc(m.watchdog, func() {
-					// Only a guest still holding the processor is stopped.
-					if m.s.isCurrent(a) {
-						a.watchdog()
-					}
-				})
-			}
-			m.s.resume(a)
-			if alarm != nil {
-				alarm.Stop()
-			}
-			m.damaged()
-			continue
+		more, err := m.Step(until)
+		if !more || err != nil {
+			return err
 		}
-		next, ok := m.dev.NextEvent()
-		if d, due := m.clock.NextDeadline(); due && (!ok || d < next) {
-			next, ok = d, true
-		}
-		if !ok {
-			if blocked := m.s.blocked(m.actors()); len(blocked) > 0 {
-				return fmt.Errorf("%w: %s blocked at %d ns with nothing due", ErrDeadlock, strings.Join(blocked, ", "), m.clock.Now())
-			}
-			// Every process has exited: the files nobody received are
-			// closed, by a process of the machine's own, as closing one
-			// may block (a DRM file turning its framebuffers off).
-			if m.drv.QueuedInChannels() {
-				m.reaper = m.s.start("(channel reaper)", m.drv.DropChannels)
-				continue
-			}
-			return nil
-		}
-		if next > until {
-			// Time passes to until, where nothing is due.
-			m.clock.AdvanceTo(until)
-			m.dev.Advance(until)
-			m.damaged()
-			return nil
-		}
-		m.clock.AdvanceTo(next)
-		m.dev.Advance(m.clock.Now())
-		m.damaged()
 	}
+}
+
+// Step does one thing: runs a process that can run until it blocks or
+// exits, or else moves virtual time to the next thing due and lets the
+// device catch up. It reports whether there may be more to do before
+// until, with Run's errors. The browser's "step one event" is a Step.
+func (m *Machine) Step(until int64) (more bool, err error) {
+	defer m.damaged()
+	if a := m.s.next(); a != nil {
+		var alarm *time.Timer
+		if a.watchdog != nil {
+			alarm = time.AfterFunc(m.watchdog, func() {
+				// Only a guest still holding the processor is stopped.
+				if m.s.isCurrent(a) {
+					a.watchdog()
+				}
+			})
+		}
+		m.s.resume(a)
+		if alarm != nil {
+			alarm.Stop()
+		}
+		return true, nil
+	}
+	next, ok := m.dev.NextEvent()
+	if d, due := m.clock.NextDeadline(); due && (!ok || d < next) {
+		next, ok = d, true
+	}
+	if !ok {
+		if blocked := m.s.blocked(m.actors()); len(blocked) > 0 {
+			return false, fmt.Errorf("%w: %s blocked at %d ns with nothing due", ErrDeadlock, strings.Join(blocked, ", "), m.clock.Now())
+		}
+		// Every process has exited: the files nobody received are
+		// closed, by a process of the machine's own, as closing one
+		// may block (a DRM file turning its framebuffers off).
+		if m.drv.QueuedInChannels() {
+			m.reaper = m.s.start("(channel reaper)", m.drv.DropChannels)
+			return true, nil
+		}
+		return false, nil
+	}
+	if next > until {
+		// Time passes to until, where nothing is due.
+		m.clock.AdvanceTo(until)
+		m.dev.Advance(until)
+		return false, nil
+	}
+	m.clock.AdvanceTo(next)
+	m.dev.Advance(m.clock.Now())
+	return true, nil
 }
 
 func (m *Machine) actors() []*actor {

@@ -20,6 +20,28 @@ func Lookup(name string) ([]byte, bool) {
 	return b, err == nil
 }
 
+// Processes says how the built guest name runs: one process per entry,
+// spawned in order, each entry the arguments that process gets before any
+// the caller adds. Most guests are one process without arguments.
+// conformance is two: the test, and the same module with the argument
+// helper, which plays the second thread some IGT subtests need (it waits
+// while the test signals; guests/c/conformance.c).
+func Processes(name string) [][]string {
+	var out [][]string
+	for _, args := range recipes[name] {
+		out = append(out, append([]string(nil), args...))
+	}
+	if out == nil {
+		out = [][]string{nil}
+	}
+	return out
+}
+
+// recipes are the built guests that run as more than one process.
+var recipes = map[string][][]string{
+	"conformance": {nil, {"helper"}},
+}
+
 // Names lists the built guests.
 func Names() []string {
 	entries, _ := bin.ReadDir("bin")

@@ -2,6 +2,7 @@ package guests
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -17,7 +18,31 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup(%q) found something", n)
 		}
 	}
-	if got := Names(); len(got) < 2 || got[0] != "hello" {
-		t.Errorf("Names() = %v", got)
+	got := Names()
+	if !slices.IsSorted(got) || !slices.Contains(got, "hello") || !slices.Contains(got, "conformance") {
+		t.Errorf("Names() = %v; want them sorted, hello and conformance among them", got)
+	}
+}
+
+func TestProcesses(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want [][]string
+	}{
+		{"hello", [][]string{nil}},
+		{"nope", [][]string{nil}},
+		{"conformance", [][]string{nil, {"helper"}}},
+	} {
+		got := Processes(tt.name)
+		if !slices.EqualFunc(got, tt.want, slices.Equal) {
+			t.Errorf("Processes(%q) = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+	// The caller may append to what it gets without changing the recipe.
+	p := Processes("conformance")
+	_ = append(p[1], "x")
+	p[1][0] = "changed"
+	if again := Processes("conformance"); again[1][0] != "helper" {
+		t.Errorf("Processes(conformance) after a caller changed its copy = %q", again)
 	}
 }

@@ -4,8 +4,10 @@
 //
 // where a GUEST is a .wasm file or the name of a built guest (hello,
 // prodcons: see guests/), runs each guest as a process of one machine, in the order given, with
-// ARGS as their arguments, until every guest has exited (or --until of
-// virtual time has passed), then prints what each wrote. Its exit status
+// ARGS as their arguments (a built guest may be several processes, as
+// guests.Processes says: conformance is the test and its helper), until
+// every guest has exited (or --until of virtual time has passed), then
+// prints what each wrote. Its exit status
 // is the first non-zero exit status of a guest, 2 if the machine could not
 // run them to the end (a deadlock, a guest that would not start), or 0.
 //
@@ -80,9 +82,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var procs []*machine.Process
 	for _, g := range guests {
 		wasm, err := os.ReadFile(g)
+		recipe := [][]string{nil} // one process, with guestArgs
 		if err != nil {
 			if b, ok := builtin.Lookup(g); ok {
-				wasm, err = b, nil
+				wasm, err, recipe = b, nil, builtin.Processes(g)
 			} else if !strings.HasSuffix(g, ".wasm") {
 				err = fmt.Errorf("%s: no such file, and no built guest of that name (built: %s)", g, strings.Join(builtin.Names(), ", "))
 			}
@@ -92,12 +95,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		name := strings.TrimSuffix(g[strings.LastIndex(g, "/")+1:], ".wasm")
-		p, err := m.SpawnWasm(name, wasm, guestArgs...)
-		if err != nil {
-			fmt.Fprintf(stderr, "fencelab run: %s: %v\n", g, err)
-			return 2
+		for _, args := range recipe {
+			p, err := m.SpawnWasm(name, wasm, append(args, guestArgs...)...)
+			if err != nil {
+				fmt.Fprintf(stderr, "fencelab run: %s: %v\n", g, err)
+				return 2
+			}
+			procs = append(procs, p)
 		}
-		procs = append(procs, p)
 	}
 	limit := int64(1<<63 - 1)
 	if *until > 0 {

@@ -51,6 +51,13 @@ func TestRunBuiltin(t *testing.T) {
 		!strings.Contains(out.String(), "consumer: all done at 16.0 ms (0)") {
 		t.Errorf("prodcons by name: status %d, stdout:\n%s\nstderr: %s", code, out.String(), errOut.String())
 	}
+	// conformance by name is two processes, the test and its helper
+	// (guests.Processes); without the helper some subtests fail.
+	out.Reset()
+	if code := run([]string{"run", "conformance"}, &out, &errOut); code != 0 ||
+		strings.Count(out.String(), "== conformance\n") != 2 || !strings.Contains(out.String(), " passed, 0 failed, ") {
+		t.Errorf("conformance by name: status %d, stdout:\n%s\nstderr: %s", code, out.String(), errOut.String())
+	}
 }
 
 func TestRunErrors(t *testing.T) {
@@ -61,7 +68,7 @@ func TestRunErrors(t *testing.T) {
 		{nil, "usage"},
 		{[]string{"run"}, "no guest given"},
 		{[]string{"run", "/nonexistent.wasm"}, "no such file"},
-		{[]string{"run", "nope"}, "no built guest of that name (built: hello, prodcons"},
+		{[]string{"run", "nope"}, "no built guest of that name (built: conformance, "},
 		{[]string{"run", "--displays", "0x5", "a.wasm"}, "--displays"},
 		{[]string{"run", "--bogus", "a.wasm"}, "flag provided but not defined"},
 	} {

@@ -178,7 +178,7 @@ func TestWireGolden(t *testing.T) {
 		var rh CtrlHdr
 		rh.Unmarshal(resp)
 		if rh.Type != st.want {
-			t.Errorf("step %d %s: response %s; want %s", i+1, st.title, wireName(rh.Type), wireName(st.want))
+			t.Errorf("step %d %s: response %s; want %s", i+1, st.title, WireName(rh.Type), WireName(st.want))
 		}
 		if len(st.req) < CtrlHdrSize {
 			continue
@@ -259,7 +259,7 @@ func writeMessage(out *strings.Builder, label string, b []byte, isReq bool) {
 		var h CtrlHdr
 		h.Unmarshal(b)
 		fmt.Fprintf(out, "  hdr:  type=0x%04x %s flags=%#x%s fence_id=%d ctx_id=%d ring_idx=%d padding=% x\n",
-			h.Type, wireName(h.Type), h.Flags, flagNames(h.Flags), h.FenceID, h.CtxID, h.RingIdx, b[21:24])
+			h.Type, wireLabel(h.Type), h.Flags, flagNames(h.Flags), h.FenceID, h.CtxID, h.RingIdx, b[21:24])
 		body := b[CtrlHdrSize:]
 		var lines []string
 		if isReq {
@@ -481,91 +481,6 @@ func responseFields(typ uint32, body []byte) []string {
 	return lines
 }
 
-// wireName names a command or response code.
-func wireName(t uint32) string {
-	switch t {
-	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
-		return "GET_DISPLAY_INFO"
-	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
-		return "RESOURCE_CREATE_2D"
-	case VIRTIO_GPU_CMD_RESOURCE_UNREF:
-		return "RESOURCE_UNREF"
-	case VIRTIO_GPU_CMD_SET_SCANOUT:
-		return "SET_SCANOUT"
-	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
-		return "RESOURCE_FLUSH"
-	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
-		return "TRANSFER_TO_HOST_2D"
-	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
-		return "RESOURCE_ATTACH_BACKING"
-	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING:
-		return "RESOURCE_DETACH_BACKING"
-	case VIRTIO_GPU_CMD_GET_CAPSET_INFO:
-		return "GET_CAPSET_INFO"
-	case VIRTIO_GPU_CMD_GET_CAPSET:
-		return "GET_CAPSET"
-	case VIRTIO_GPU_CMD_GET_EDID:
-		return "GET_EDID"
-	case VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID:
-		return "RESOURCE_ASSIGN_UUID"
-	case VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB:
-		return "RESOURCE_CREATE_BLOB"
-	case VIRTIO_GPU_CMD_SET_SCANOUT_BLOB:
-		return "SET_SCANOUT_BLOB"
-	case VIRTIO_GPU_CMD_CTX_CREATE:
-		return "CTX_CREATE"
-	case VIRTIO_GPU_CMD_CTX_DESTROY:
-		return "CTX_DESTROY"
-	case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:
-		return "CTX_ATTACH_RESOURCE"
-	case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:
-		return "CTX_DETACH_RESOURCE"
-	case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:
-		return "RESOURCE_CREATE_3D"
-	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
-		return "TRANSFER_TO_HOST_3D"
-	case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
-		return "TRANSFER_FROM_HOST_3D"
-	case VIRTIO_GPU_CMD_SUBMIT_3D:
-		return "SUBMIT_3D"
-	case VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB:
-		return "RESOURCE_MAP_BLOB"
-	case VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB:
-		return "RESOURCE_UNMAP_BLOB"
-	case VIRTIO_GPU_CMD_UPDATE_CURSOR:
-		return "UPDATE_CURSOR"
-	case VIRTIO_GPU_CMD_MOVE_CURSOR:
-		return "MOVE_CURSOR"
-	case VIRTIO_GPU_RESP_OK_NODATA:
-		return "OK_NODATA"
-	case VIRTIO_GPU_RESP_OK_DISPLAY_INFO:
-		return "OK_DISPLAY_INFO"
-	case VIRTIO_GPU_RESP_OK_CAPSET_INFO:
-		return "OK_CAPSET_INFO"
-	case VIRTIO_GPU_RESP_OK_CAPSET:
-		return "OK_CAPSET"
-	case VIRTIO_GPU_RESP_OK_EDID:
-		return "OK_EDID"
-	case VIRTIO_GPU_RESP_OK_RESOURCE_UUID:
-		return "OK_RESOURCE_UUID"
-	case VIRTIO_GPU_RESP_OK_MAP_INFO:
-		return "OK_MAP_INFO"
-	case VIRTIO_GPU_RESP_ERR_UNSPEC:
-		return "ERR_UNSPEC"
-	case VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY:
-		return "ERR_OUT_OF_MEMORY"
-	case VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID:
-		return "ERR_INVALID_SCANOUT_ID"
-	case VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID:
-		return "ERR_INVALID_RESOURCE_ID"
-	case VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID:
-		return "ERR_INVALID_CONTEXT_ID"
-	case VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER:
-		return "ERR_INVALID_PARAMETER"
-	}
-	return "(unknown)"
-}
-
 // TestWireSizes checks the request body and response sizes the device
 // uses against the C struct sizes of include/uapi/linux/virtio_gpu.h
 // (anchors §A.4), then that the device keeps to them on the wire.
@@ -666,7 +581,15 @@ func TestWireSizes(t *testing.T) {
 		full := le.Uint32(g.exchange(cmd(b.cmd).raw(make([]byte, b.size)).bytes()))
 		if short != VIRTIO_GPU_RESP_ERR_UNSPEC || full == VIRTIO_GPU_RESP_ERR_UNSPEC {
 			t.Errorf("%s: body of %d bytes → %s, of %d → %s; want ERR_UNSPEC only for the short one",
-				wireName(b.cmd), b.size-1, wireName(short), b.size, wireName(full))
+				WireName(b.cmd), b.size-1, WireName(short), b.size, WireName(full))
 		}
 	}
+}
+
+// wireLabel is WireName, "(unknown)" for a code it does not know.
+func wireLabel(t uint32) string {
+	if n := WireName(t); n != "" {
+		return n
+	}
+	return "(unknown)"
 }

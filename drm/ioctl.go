@@ -299,3 +299,16 @@ func drmGetCap(f *File, t *Task, data []byte) errno.Errno {
 	le.PutUint64(data[8:], v)
 	return 0
 }
+
+// IoctlName is the name of a DRM ioctl request number fencelab knows
+// ("DRM_IOCTL_SYNCOBJ_WAIT"), or "" for one it does not.
+func IoctlName(request uint32) string {
+	nr := iocNr(request)
+	if nr < coreIoctlCount {
+		return coreIoctls[nr].name
+	}
+	if nr >= DRM_COMMAND_BASE && int(nr-DRM_COMMAND_BASE) < len(driverIoctls) {
+		return driverIoctls[nr-DRM_COMMAND_BASE].name
+	}
+	return ""
+}

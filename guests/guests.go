@@ -40,6 +40,7 @@ func Processes(name string) [][]string {
 // recipes are the built guests that run as more than one process.
 var recipes = map[string][][]string{
 	"conformance": {nil, {"helper"}},
+	"prodcons":    {nil, nil},
 }
 
 // Names lists the built guests.

@@ -54,17 +54,6 @@ func New(spec Spec, wasm []byte, sink timeline.Sink) (*Session, error) {
 	if sink != nil {
 		cfg.Device.Sink = sink
 	}
-	recipe := [][]string{nil}
-	if wasm == nil {
-		b, ok := builtin.Lookup(spec.Guest)
-		if !ok {
-			return nil, fmt.Errorf("no built guest %q (built: %s)", spec.Guest, strings.Join(builtin.Names(), ", "))
-		}
-		wasm, recipe = b, builtin.Processes(spec.Guest)
-	}
-	if spec.Guest == "" {
-		return nil, errors.New("the guest has no name")
-	}
 	m, err := machine.New(cfg)
 	if err != nil {
 		return nil, err
@@ -72,17 +61,36 @@ func New(spec Spec, wasm []byte, sink timeline.Sink) (*Session, error) {
 	s := &Session{Spec: spec, M: m, outputs: max(len(cfg.Device.Displays), 1)}
 	s.pr = present.New(m.Device(), s.outputs)
 	m.OnDamage(s.damaged)
-	for i, args := range recipe {
-		p, err := m.SpawnWasm(spec.Guest, wasm, append(args, spec.Args...)...)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", spec.Guest, err)
+	if err := s.Add(spec.Guest, wasm, spec.Args); err != nil {
+		return nil, err
+	}
+	s.Procs[0].Stdin = []byte(spec.Stdin)
+	return s, nil
+}
+
+// Add spawns more processes into the session: the module wasm, or if it
+// is nil the built guest called name, as many processes as its recipe
+// says, each with args after what the recipe gives it.
+func (s *Session) Add(name string, wasm []byte, args []string) error {
+	if name == "" {
+		return errors.New("the guest has no name")
+	}
+	recipe := [][]string{nil}
+	if wasm == nil {
+		b, ok := builtin.Lookup(name)
+		if !ok {
+			return fmt.Errorf("no built guest %q (built: %s)", name, strings.Join(builtin.Names(), ", "))
 		}
-		if i == 0 {
-			p.Stdin = []byte(spec.Stdin)
+		wasm, recipe = b, builtin.Processes(name)
+	}
+	for _, r := range recipe {
+		p, err := s.M.SpawnWasm(name, wasm, append(r, args...)...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		s.Procs = append(s.Procs, p)
 	}
-	return s, nil
+	return nil
 }
 
 // OnFrame has fn called with each new frame of an output, as the guest

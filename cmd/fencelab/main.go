@@ -2,46 +2,72 @@
 //
 //	fencelab run [flags] GUEST [GUEST ...] [-- ARGS ...]
 //
-// where a GUEST is a .wasm file or the name of a built guest (hello,
-// prodcons: see guests/), runs each guest as a process of one machine, in the order given, with
-// ARGS as their arguments (a built guest may be several processes, as
-// guests.Processes says: conformance is the test and its helper), until
+// where a GUEST is a .wasm file or the name of a built guest (triangle,
+// dumb, prodcons, scenario, conformance, hello: see guests/), runs each
+// guest as the processes of one machine, in the order given, with ARGS as
+// their arguments (a built guest may be several processes, as
+// guests.Processes says: prodcons is a producer and a consumer), until
 // every guest has exited (or --until of virtual time has passed), then
-// prints what each wrote. Its exit status
-// is the first non-zero exit status of a guest, 2 if the machine could not
-// run them to the end (a deadlock, a guest that would not start), or 0.
+// prints what each wrote. Its exit status is the first non-zero exit
+// status of a guest, 2 if the machine could not run them to the end (a
+// deadlock, a guest that would not start), or 0.
 //
 // Flags:
 //
+//	--config FILE    the machine's options as JSON (machine.Options); the
+//	                 flags below override what it says
 //	--seed N         the machine's seed (what guests read as random)
-//	--until DUR      stop after DUR of virtual time (e.g. 10s, 500ms)
 //	--displays LIST  the displays, as WxH[,WxH...] (default 1024x768)
+//	--threading T    one-worker, per-context or per-ring
+//	--host-waits     hand other rings' in-fences to the device
 //	--watchdog DUR   how long a guest may run without blocking (host time)
+//	--until DUR      stop after DUR of virtual time (e.g. 10s, 500ms)
+//	--stdin FILE     the first guest's standard input (- for fencelab's);
+//	                 without it, fencelab's own if that is a file or a pipe
+//	--trace FILE     the timeline: Chrome trace JSON for ui.perfetto.dev
+//	                 if FILE ends in .json, else JSON lines
+//	--frames DIR     each frame the displays show, as DIR/out<N>-<frame>.png
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"os"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"time"
 
-	"fencelab/device"
 	builtin "fencelab/guests"
 	"fencelab/machine"
+	"fencelab/present"
+	"fencelab/session"
+	"fencelab/timeline"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	var stdin io.Reader
+	if fi, err := os.Stdin.Stat(); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeNamedPipe != 0) {
+		stdin = os.Stdin
+	}
+	os.Exit(run(os.Args[1:], stdin, os.Stdout, os.Stderr))
+}
 
 const usage = `usage: fencelab run [flags] GUEST [GUEST ...] [-- ARGS ...]
 Runs the guests (.wasm files, or built guests by name) on one machine and
 prints what each wrote. Flags:
 `
 
-func run(args []string, stdout, stderr io.Writer) int {
+// maxTraceEvents bounds the events a Chrome trace is built from (the
+// oldest go first, and the trace says how many); JSON lines stream to
+// the file and have no bound.
+const maxTraceEvents = 4 << 20
+
+// run is the command with its arguments and standard streams; stdin is
+// nil when fencelab's own is a terminal (or absent).
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "run" {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -49,11 +75,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fencelab run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	configFile := fs.String("config", "", "the machine's options as a JSON file (see machine.Options); flags override it")
 	seed := fs.Uint64("seed", 0, "the machine's seed (what guests read as random)")
-	until := fs.Duration("until", 0, "stop after this much virtual time (0: when every guest has exited)")
 	displays := fs.String("displays", "1024x768", "the displays, as WxH[,WxH...]")
+	threading := fs.String("threading", "one-worker", "how the GPU runs jobs: one-worker, per-context or per-ring")
+	hostWaits := fs.Bool("host-waits", false, "hand EXECBUFFER in-fences of other rings to the device to wait for")
 	watchdog := fs.Duration("watchdog", 5*time.Second, "how long a guest may run without blocking (host time)")
+	until := fs.Duration("until", 0, "stop after this much virtual time (0: when every guest has exited)")
+	stdinFile := fs.String("stdin", "", "the first guest's standard input, a file (- for fencelab's own)")
+	traceFile := fs.String("trace", "", "write the timeline here: Chrome trace JSON (ui.perfetto.dev) for *.json, else JSON lines")
+	framesDir := fs.String("frames", "", "write each displayed frame as a PNG into this directory")
 	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "fencelab run: "+format+"\n", a...)
 		return 2
 	}
 	guests, guestArgs := fs.Args(), []string(nil)
@@ -68,51 +104,125 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg := machine.Config{Seed: *seed, Watchdog: *watchdog}
-	var err error
-	if cfg.Device.Displays, err = parseDisplays(*displays); err != nil {
-		fmt.Fprintf(stderr, "fencelab run: --displays: %v\n", err)
-		return 2
-	}
-	m, err := machine.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "fencelab run: %v\n", err)
-		return 2
-	}
-	var procs []*machine.Process
-	for _, g := range guests {
-		wasm, err := os.ReadFile(g)
-		recipe := [][]string{nil} // one process, with guestArgs
+
+	// The options: the file's, then the flags given.
+	var opts machine.Options
+	if *configFile != "" {
+		b, err := readLimited(*configFile, machine.MaxOptions)
 		if err != nil {
-			if b, ok := builtin.Lookup(g); ok {
-				wasm, err, recipe = b, nil, builtin.Processes(g)
+			return fail("--config: %v", err)
+		}
+		if opts, err = machine.ParseOptions(b); err != nil {
+			return fail("--config %s: %v", *configFile, err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["seed"] {
+		opts.Seed = *seed
+	}
+	if set["displays"] || opts.Displays == nil {
+		opts.Displays = strings.Split(*displays, ",")
+	}
+	if set["threading"] {
+		opts.Threading = *threading
+	}
+	if set["host-waits"] {
+		opts.HostWaits = *hostWaits
+	}
+	if set["watchdog"] || opts.Watchdog == "" {
+		opts.Watchdog = watchdog.String()
+	}
+	if _, err := opts.Config(); err != nil {
+		return fail("%v", err)
+	}
+
+	var input []byte
+	switch {
+	case *stdinFile == "-" && stdin == nil:
+		return fail("--stdin -: standard input is a terminal")
+	case *stdinFile == "-":
+		stdin = io.LimitReader(stdin, session.MaxStdin+1)
+		fallthrough
+	case *stdinFile == "" && stdin != nil:
+		b, err := io.ReadAll(io.LimitReader(stdin, session.MaxStdin+1))
+		if err != nil {
+			return fail("reading standard input: %v", err)
+		}
+		input = b
+	case *stdinFile != "":
+		b, err := readLimited(*stdinFile, session.MaxStdin)
+		if err != nil {
+			return fail("--stdin: %v", err)
+		}
+		input = b
+	}
+	if len(input) > session.MaxStdin {
+		return fail("standard input: more than %d bytes", session.MaxStdin)
+	}
+
+	// The guests: the first makes the session, the others join it.
+	mods := make([][]byte, len(guests))
+	names := make([]string, len(guests))
+	for i, g := range guests {
+		wasm, err := os.ReadFile(g)
+		if err != nil {
+			if _, ok := builtin.Lookup(g); ok {
+				wasm, err = nil, nil
 			} else if !strings.HasSuffix(g, ".wasm") {
 				err = fmt.Errorf("%s: no such file, and no built guest of that name (built: %s)", g, strings.Join(builtin.Names(), ", "))
 			}
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "fencelab run: %v\n", err)
-			return 2
+			return fail("%v", err)
 		}
-		name := strings.TrimSuffix(g[strings.LastIndex(g, "/")+1:], ".wasm")
-		for _, args := range recipe {
-			p, err := m.SpawnWasm(name, wasm, append(args, guestArgs...)...)
-			if err != nil {
-				fmt.Fprintf(stderr, "fencelab run: %s: %v\n", g, err)
-				return 2
-			}
-			procs = append(procs, p)
+		mods[i], names[i] = wasm, strings.TrimSuffix(filepath.Base(g), ".wasm")
+	}
+
+	var (
+		sink  timeline.Sink
+		trace *traceOut
+	)
+	if *traceFile != "" {
+		var err error
+		if trace, err = newTrace(*traceFile, names[0], opts, maxTraceEvents); err != nil {
+			return fail("--trace: %v", err)
+		}
+		sink = trace
+	}
+	spec := session.Spec{Guest: names[0], Args: guestArgs, Stdin: string(input), Options: opts}
+	s, err := session.New(spec, mods[0], sink)
+	if err != nil {
+		return fail("%s: %v", guests[0], err)
+	}
+	for i := 1; i < len(guests); i++ {
+		if err := s.Add(names[i], mods[i], guestArgs); err != nil {
+			return fail("%s: %v", guests[i], err)
 		}
 	}
+	if trace != nil {
+		trace.start(s)
+	}
+	var frames *present.PNGDir
+	var frameErr error
+	if *framesDir != "" {
+		frames = &present.PNGDir{Dir: *framesDir}
+		s.OnFrame(func(out int, img *image.RGBA, _ []image.Rectangle) {
+			if frameErr == nil {
+				_, frameErr = frames.Write(out, img)
+			}
+		})
+	}
+
 	limit := int64(1<<63 - 1)
 	if *until > 0 {
-		limit = m.Now() + until.Nanoseconds()
+		limit = s.M.Now() + until.Nanoseconds()
 	}
-	runErr := m.Run(limit)
+	runErr := s.Run(limit)
 	status := 0
-	for _, p := range procs {
+	for _, p := range s.Procs {
 		out, errOut := p.Output()
-		if len(procs) > 1 {
+		if len(s.Procs) > 1 {
 			fmt.Fprintf(stdout, "== %s\n", p.Name)
 		}
 		io.WriteString(stdout, out)
@@ -123,7 +233,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "fencelab run: %s: %v\n", p.Name, p.Err())
 			status = firstNonZero(status, 2)
 		case !done:
-			fmt.Fprintf(stderr, "fencelab run: %s still running at %v of virtual time\n", p.Name, time.Duration(m.Now()-machine.Boot))
+			fmt.Fprintf(stderr, "fencelab run: %s still running at %v of virtual time\n", p.Name, time.Duration(s.M.Now()-machine.Boot))
 		case code != 0:
 			status = firstNonZero(status, min(max(code, 1), 125))
 		}
@@ -132,6 +242,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fencelab run: %v\n", runErr)
 		if errors.Is(runErr, machine.ErrDeadlock) {
 			status = firstNonZero(status, 2)
+		}
+	}
+	if frames != nil {
+		if frameErr != nil {
+			fmt.Fprintf(stderr, "fencelab run: --frames: %v\n", frameErr)
+			status = firstNonZero(status, 2)
+		}
+		fmt.Fprintf(stderr, "fencelab run: %d frames in %s\n", s.Frames(), *framesDir)
+	}
+	if trace != nil {
+		n, err := trace.close()
+		if err != nil {
+			fmt.Fprintf(stderr, "fencelab run: --trace: %v\n", err)
+			status = firstNonZero(status, 2)
+		} else {
+			fmt.Fprintf(stderr, "fencelab run: %d events in %s\n", n, *traceFile)
 		}
 	}
 	return status
@@ -144,20 +270,16 @@ func firstNonZero(a, b int) int {
 	return b
 }
 
-// parseDisplays reads WxH[,WxH...]: 1 to 16 displays, each side 1..4095.
-func parseDisplays(s string) ([]device.Display, error) {
-	var ds []device.Display
-	for _, d := range strings.Split(s, ",") {
-		w, h, ok := strings.Cut(d, "x")
-		wi, err1 := strconv.ParseUint(w, 10, 32)
-		hi, err2 := strconv.ParseUint(h, 10, 32)
-		if !ok || err1 != nil || err2 != nil || wi == 0 || hi == 0 || wi > 4095 || hi > 4095 {
-			return nil, fmt.Errorf("%q is not WxH with sides from 1 to 4095", d)
-		}
-		ds = append(ds, device.Display{Width: uint32(wi), Height: uint32(hi)})
+// readLimited reads a file of at most limit bytes.
+func readLimited(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	if len(ds) > device.VIRTIO_GPU_MAX_SCANOUTS {
-		return nil, fmt.Errorf("%d displays; at most %d", len(ds), device.VIRTIO_GPU_MAX_SCANOUTS)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err == nil && len(b) > limit {
+		err = fmt.Errorf("%s: more than %d bytes", path, limit)
 	}
-	return ds, nil
+	return b, err
 }

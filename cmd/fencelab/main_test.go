@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"fencelab/timeline"
 )
 
 // buildProbe builds machine/testdata/probe for wasip1 into dir.
@@ -24,7 +27,7 @@ func buildProbe(t *testing.T, dir string) string {
 func TestRun(t *testing.T) {
 	probe := buildProbe(t, t.TempDir())
 	var out, errOut bytes.Buffer
-	code := run([]string{"run", "--seed", "3", probe, "--", "x", "y"}, &out, &errOut)
+	code := run([]string{"run", "--seed", "3", probe, "--", "x", "y"}, nil, &out, &errOut)
 	if code != 3 {
 		t.Errorf("exit status %d; want the guest's 3\nstderr: %s", code, errOut.String())
 	}
@@ -33,13 +36,13 @@ func TestRun(t *testing.T) {
 	}
 	// Two guests: both run, each output under its name.
 	out.Reset()
-	if code := run([]string{"run", probe, probe}, &out, &errOut); code != 3 || strings.Count(out.String(), "== probe\n") != 2 {
+	if code := run([]string{"run", probe, probe}, nil, &out, &errOut); code != 3 || strings.Count(out.String(), "== probe\n") != 2 {
 		t.Errorf("two guests: status %d, stdout:\n%s", code, out.String())
 	}
 	// --until stops the machine with the guest still running.
 	out.Reset()
 	errOut.Reset()
-	if code := run([]string{"run", "--until", "7ms", probe}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "still running at 7ms") {
+	if code := run([]string{"run", "--until", "7ms", probe}, nil, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "still running at 7ms") {
 		t.Errorf("--until 7ms: status %d, stderr %q", code, errOut.String())
 	}
 }
@@ -47,14 +50,14 @@ func TestRun(t *testing.T) {
 // Built guests run by name.
 func TestRunBuiltin(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"run", "prodcons", "prodcons"}, &out, &errOut); code != 0 ||
+	if code := run([]string{"run", "prodcons"}, nil, &out, &errOut); code != 0 ||
 		!strings.Contains(out.String(), "consumer: all done at 16.0 ms (0)") {
 		t.Errorf("prodcons by name: status %d, stdout:\n%s\nstderr: %s", code, out.String(), errOut.String())
 	}
 	// conformance by name is two processes, the test and its helper
 	// (guests.Processes); without the helper some subtests fail.
 	out.Reset()
-	if code := run([]string{"run", "conformance"}, &out, &errOut); code != 0 ||
+	if code := run([]string{"run", "conformance"}, nil, &out, &errOut); code != 0 ||
 		strings.Count(out.String(), "== conformance\n") != 2 || !strings.Contains(out.String(), " passed, 0 failed, ") {
 		t.Errorf("conformance by name: status %d, stdout:\n%s\nstderr: %s", code, out.String(), errOut.String())
 	}
@@ -69,18 +72,76 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run"}, "no guest given"},
 		{[]string{"run", "/nonexistent.wasm"}, "no such file"},
 		{[]string{"run", "nope"}, "no built guest of that name (built: conformance, "},
-		{[]string{"run", "--displays", "0x5", "a.wasm"}, "--displays"},
+		{[]string{"run", "--displays", "0x5", "a.wasm"}, `display "0x5" is not WxH`},
 		{[]string{"run", "--bogus", "a.wasm"}, "flag provided but not defined"},
+		{[]string{"run", "--threading", "lots", "hello"}, `threading: "lots"`},
+		{[]string{"run", "--config", "/nonexistent.json", "hello"}, "--config: open /nonexistent.json"},
+		{[]string{"run", "--stdin", "/nonexistent", "hello"}, "--stdin: open /nonexistent"},
+		{[]string{"run", "--stdin", "-", "hello"}, "standard input is a terminal"},
+		{[]string{"run", "--trace", "/nonexistent/t.json", "hello"}, "--trace: open /nonexistent/t.json"},
 	} {
 		var out, errOut bytes.Buffer
-		if code := run(tt.args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tt.want) {
+		if code := run(tt.args, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tt.want) {
 			t.Errorf("run %q = %d, stderr %q; want 2 and %q", tt.args, code, errOut.String(), tt.want)
 		}
 	}
 	bad := filepath.Join(t.TempDir(), "bad.wasm")
 	os.WriteFile(bad, []byte("not wasm"), 0o644)
 	var out, errOut bytes.Buffer
-	if code := run([]string{"run", bad}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "bad.wasm") {
+	if code := run([]string{"run", bad}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "bad.wasm") {
 		t.Errorf("a file that is not wasm: %d, %q", code, errOut.String())
+	}
+}
+
+// --config gives the machine's options, flags override them; standard
+// input reaches the first guest; --frames writes one PNG a flip; --trace
+// writes the timeline as JSON lines or, for .json, a Chrome trace.
+func TestRunOptionsAndOutputs(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "config.json")
+	os.WriteFile(config, []byte(`{"displays": ["160x120"], "host_waits": true}`), 0o644)
+	script := "rings 2\nsyncobj a\nsubmit ring=0 cost=4ms out=a@1\nsubmit ring=1 cost=1ms in=a@1\nflip\n"
+
+	var out, errOut bytes.Buffer
+	frames := filepath.Join(dir, "frames")
+	trace := filepath.Join(dir, "run.jsonl")
+	code := run([]string{"run", "--config", config, "--frames", frames, "--trace", trace, "scenario"},
+		strings.NewReader(script), &out, &errOut)
+	if code != 0 || !strings.Contains(out.String(), "     0.000 ms  submit ring=1 cost=1ms in=a@1: ok") {
+		t.Fatalf("status %d (host waits from the config should make the submit return at once):\n%s%s", code, out.String(), errOut.String())
+	}
+	pngs, _ := filepath.Glob(filepath.Join(frames, "out0-*.png"))
+	if len(pngs) != 2 { // the first flip lights the display, then flips
+		t.Errorf("%d frames written; want 2 (%s)", len(pngs), errOut.String())
+	}
+	f, err := os.Open(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	meta, events, err := timeline.ReadAll(f, 1<<20)
+	if err != nil || meta.Guest != "scenario" || meta.Processes[1] != "scenario" || len(events) == 0 {
+		t.Fatalf("trace: %v, meta %+v, %d events", err, meta, len(events))
+	}
+	var jobs int
+	for _, e := range events {
+		if e.Kind == timeline.JobEnd {
+			jobs++
+		}
+	}
+	if jobs != 2 {
+		t.Errorf("%d jobs in the trace; want the script's 2", jobs)
+	}
+
+	// The flag beats the config; a Chrome trace for .json.
+	out.Reset()
+	chrome := filepath.Join(dir, "run.json")
+	if code := run([]string{"run", "--config", config, "--host-waits=false", "--trace", chrome, "scenario"},
+		strings.NewReader(script), &out, &errOut); code != 0 || !strings.Contains(out.String(), "     4.000 ms  submit ring=1") {
+		t.Errorf("--host-waits=false over the config: status %d:\n%s", code, out.String())
+	}
+	b, err := os.ReadFile(chrome)
+	if err != nil || !json.Valid(b) || !bytes.Contains(b, []byte(`"traceEvents"`)) || !bytes.Contains(b, []byte("SUBMIT_3D")) {
+		t.Errorf("Chrome trace: %v, %.200s", err, b)
 	}
 }

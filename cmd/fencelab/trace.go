@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+
+	"fencelab/device"
+	"fencelab/drm"
+	"fencelab/errno"
+	"fencelab/machine"
+	"fencelab/session"
+	"fencelab/timeline"
+)
+
+// traceOut is --trace: JSON lines stream to the file as events come; a
+// Chrome trace (FILE.json) is built at the end from the newest events a
+// bounded ring kept.
+type traceOut struct {
+	path    string
+	f       *os.File
+	w       *timeline.Writer // JSON lines, once started
+	pending []timeline.Event // JSON lines events before the header could be written
+	ring    *timeline.Ring   // Chrome
+	meta    timeline.Meta
+	n       int
+	err     error
+}
+
+// names are what the Chrome trace calls ioctls, virtio-gpu codes and
+// errnos.
+var names = timeline.Names{
+	Ioctl: drm.IoctlName,
+	Cmd:   device.WireName,
+	Errno: func(e uint16) string { return errno.Errno(e).Name() },
+}
+
+func newTrace(path, guest string, opts machine.Options, maxEvents int) (*traceOut, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	spec := session.Spec{Guest: guest, Options: opts}
+	t := &traceOut{path: path, f: f, meta: timeline.Meta{Guest: guest, Seed: opts.Seed,
+		Config: map[string]string{"link": spec.Query().Encode()}}}
+	if strings.HasSuffix(path, ".json") {
+		t.ring = timeline.NewRing(maxEvents)
+	}
+	return t, nil
+}
+
+// start names the session's processes in the header (pid i+1 is
+// s.Procs[i]) and writes what came before it, the machine's boot.
+func (t *traceOut) start(s *session.Session) {
+	t.meta.Processes = map[int32]string{}
+	for i, p := range s.Procs {
+		t.meta.Processes[int32(i+1)] = p.Name
+	}
+	if t.ring != nil {
+		return
+	}
+	t.w, t.err = timeline.NewWriter(t.f, t.meta)
+	for _, e := range t.pending {
+		if t.err == nil {
+			t.err = t.w.WriteEvent(e)
+		}
+	}
+	t.pending = nil
+}
+
+// Emit implements timeline.Sink.
+func (t *traceOut) Emit(e timeline.Event) {
+	t.n++
+	switch {
+	case t.ring != nil:
+		t.ring.Emit(e)
+	case t.w == nil:
+		t.pending = append(t.pending, e)
+	case t.err == nil:
+		t.err = t.w.WriteEvent(e)
+	}
+}
+
+// close finishes the file and returns how many events it has.
+func (t *traceOut) close() (int, error) {
+	err := t.err
+	if t.ring != nil {
+		bw := bufio.NewWriterSize(t.f, 1<<16)
+		if err == nil {
+			err = timeline.WriteChrome(bw, t.meta, t.ring.Events(), names)
+		}
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
+	} else if t.w != nil {
+		if ferr := t.w.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	if cerr := t.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", t.path, err)
+	}
+	return t.n, nil
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"syscall/js"
+
+	"fencelab/session"
+	"fencelab/timeline"
+)
+
+// feed is the timeline sink of the page's session: events become JSON
+// lines (timeline's wire format) handed to fencelab.onEvents in batches,
+// at each tick and after each step. What the page has not taken by the
+// time a batch passes maxBatch is dropped, and the drop is said in the
+// batch, so a page that cannot keep up never grows the tab's memory.
+type feed struct {
+	buf     []byte
+	dropped int
+	header  []byte // the run's header line, first in the first batch
+}
+
+const maxBatch = 4 << 20
+
+func newFeed() *feed { return &feed{} }
+
+// reset starts the stream of a new run.
+func (f *feed) reset(spec session.Spec) {
+	meta := timeline.Meta{Guest: spec.Guest, Seed: spec.Options.Seed,
+		Config: map[string]string{"link": spec.Query().Encode()}}
+	f.buf, f.dropped = f.buf[:0], 0
+	h, err := timeline.AppendHeader(nil, meta)
+	if err != nil {
+		h = nil
+	}
+	f.header = h
+}
+
+// Emit implements timeline.Sink.
+func (f *feed) Emit(e timeline.Event) {
+	if len(f.buf) > maxBatch {
+		f.dropped++
+		return
+	}
+	f.buf = timeline.AppendEvent(f.buf, e)
+}
+
+// flush hands what is buffered to the page, if it listens.
+func (f *feed) flush() {
+	if len(f.buf) == 0 && f.header == nil && f.dropped == 0 {
+		return
+	}
+	cb := js.Global().Get("fencelab").Get("onEvents")
+	if cb.Type() != js.TypeFunction {
+		f.buf, f.dropped = f.buf[:0], 0
+		return
+	}
+	batch := string(f.header) + string(f.buf)
+	if f.dropped > 0 {
+		batch += fmt.Sprintf("{\"dropped_by_page_feed\":%d}\n", f.dropped)
+	}
+	f.header, f.buf, f.dropped = nil, f.buf[:0], 0
+	cb.Invoke(batch)
+}

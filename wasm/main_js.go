@@ -1,0 +1,264 @@
+// Command wasm is fencelab in a browser tab (GOOS=js GOARCH=wasm): it
+// boots a session from the page's link, runs it paced to wall time in
+// ebiten's loop, draws the outputs with WebGL, and gives the page a
+// small JavaScript API, window.fencelab (web/README.md):
+//
+//	start() pause() step() stepFrame() setSpeed(x)
+//	reset(query)        a new session from a link's query (session.ParseQuery)
+//	loadGuest(name, bytes, query)  a module of one's own
+//	state()             {now, frames, running, speed, done, error, outputs, width, height, hash, link}
+//	output()            what each process wrote
+//	onEvents            set by the page: called with batches of timeline events (JSON lines)
+package main
+
+import (
+	"fmt"
+	"image"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+
+	"fencelab/present"
+	"fencelab/session"
+)
+
+// app is the one session the page shows, with what ebiten needs to draw
+// it. JavaScript calls and ebiten's loop run on different goroutines:
+// mu guards everything.
+type app struct {
+	mu     sync.Mutex
+	r      *session.Runner
+	err    error // why the last reset failed
+	imgs   []*ebiten.Image
+	dirty  [][]image.Rectangle
+	last   time.Time
+	drawn  int // frames drawn at least once
+	events *feed
+}
+
+func main() {
+	a := &app{events: newFeed()}
+	query := strings.TrimPrefix(js.Global().Get("location").Get("search").String(), "?")
+	if query == "" {
+		query = "guest=triangle"
+	}
+	a.reset(query, nil)
+	a.export()
+	ebiten.SetWindowTitle("fencelab")
+	ebiten.SetScreenClearedEveryFrame(false)
+	if err := ebiten.RunGame(a); err != nil {
+		js.Global().Get("console").Call("error", "fencelab: "+err.Error())
+	}
+}
+
+// reset starts a new session from a link's query (and the module, if one
+// of the page's own). The old one goes, even if the new one fails.
+func (a *app) reset(query string, wasm []byte) {
+	a.r, a.err = nil, nil
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		a.err = fmt.Errorf("link: %w", err)
+		return
+	}
+	spec, err := session.ParseQuery(v)
+	if err != nil {
+		a.err = err
+		return
+	}
+	a.events.reset(spec)
+	s, err := session.New(spec, wasm, a.events)
+	if err != nil {
+		a.err = err
+		return
+	}
+	a.imgs = make([]*ebiten.Image, s.Outputs())
+	a.dirty = make([][]image.Rectangle, s.Outputs())
+	a.drawn = 0
+	s.OnFrame(func(out int, img *image.RGBA, changed []image.Rectangle) {
+		if a.imgs[out] == nil || a.imgs[out].Bounds() != img.Bounds() {
+			a.imgs[out] = ebiten.NewImage(img.Rect.Dx(), img.Rect.Dy())
+			changed = []image.Rectangle{img.Bounds()}
+		}
+		// Only what changed goes to the GPU.
+		for _, r := range changed {
+			a.imgs[out].SubImage(r).(*ebiten.Image).WritePixels(img.SubImage(r).(*image.RGBA).Pix)
+		}
+		a.dirty[out] = append(a.dirty[out], changed...)
+	})
+	a.r = session.NewRunner(s)
+	a.r.Running = true
+}
+
+// Update is ebiten's tick: the machine runs on by the wall time since the
+// last one.
+func (a *app) Update() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if a.r != nil && !a.last.IsZero() {
+		a.r.Tick(now.Sub(a.last))
+	}
+	a.last = now
+	a.events.flush()
+	return nil
+}
+
+// Draw shows the outputs side by side.
+func (a *app) Draw(screen *ebiten.Image) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	x := 0
+	for _, img := range a.imgs {
+		if img == nil {
+			continue
+		}
+		op := &ebiten.DrawImageOptions{}
+		op.GeoM.Translate(float64(x), 0)
+		screen.DrawImage(img, op)
+		x += img.Bounds().Dx()
+	}
+	if a.r != nil && a.drawn == 0 && a.r.S.Frames() > 0 {
+		js.Global().Get("fencelab").Set("firstFrameAt", js.Global().Get("performance").Call("now"))
+	}
+	if a.r != nil {
+		a.drawn = a.r.S.Frames()
+	}
+}
+
+// Layout is the outputs' size, side by side.
+func (a *app) Layout(int, int) (int, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.size()
+}
+
+func (a *app) size() (w, h int) {
+	if a.r == nil {
+		return 640, 480
+	}
+	for i := range a.r.S.Outputs() {
+		if f := a.r.S.Frame(i); f != nil {
+			w += f.Rect.Dx()
+			h = max(h, f.Rect.Dy())
+		}
+	}
+	if w == 0 {
+		d := a.r.S.Spec.Options.Displays
+		if len(d) == 0 {
+			return 1024, 768
+		}
+		var wi, hi int
+		fmt.Sscanf(d[0], "%dx%d", &wi, &hi)
+		return wi, hi
+	}
+	return w, h
+}
+
+// export installs window.fencelab.
+func (a *app) export() {
+	api := js.Global().Get("fencelab")
+	if api.IsUndefined() {
+		api = js.Global().Get("Object").New()
+		js.Global().Set("fencelab", api)
+	}
+	fn := func(name string, f func(args []js.Value) any) {
+		api.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) any {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return f(args)
+		}))
+	}
+	fn("start", func([]js.Value) any {
+		if a.r != nil {
+			a.r.Running = true
+		}
+		return nil
+	})
+	fn("pause", func([]js.Value) any {
+		if a.r != nil {
+			a.r.Running = false
+		}
+		return nil
+	})
+	fn("step", func([]js.Value) any {
+		if a.r != nil {
+			a.r.Step()
+			a.events.flush()
+		}
+		return nil
+	})
+	fn("stepFrame", func([]js.Value) any {
+		ok := false
+		if a.r != nil {
+			ok = a.r.StepFrame()
+			a.events.flush()
+		}
+		return ok
+	})
+	fn("setSpeed", func(args []js.Value) any {
+		if a.r != nil && len(args) == 1 && args[0].Type() == js.TypeNumber {
+			if s := args[0].Float(); s > 0 && s <= 100 {
+				a.r.Speed = s
+			}
+		}
+		return nil
+	})
+	fn("reset", func(args []js.Value) any {
+		if len(args) != 1 || args[0].Type() != js.TypeString {
+			return "reset takes a link's query"
+		}
+		a.reset(args[0].String(), nil)
+		return errString(a.err)
+	})
+	fn("loadGuest", func(args []js.Value) any {
+		if len(args) != 3 || args[1].Type() != js.TypeObject || args[2].Type() != js.TypeString {
+			return "loadGuest takes a name, a Uint8Array and a link's query"
+		}
+		b := make([]byte, args[1].Get("length").Int())
+		js.CopyBytesToGo(b, args[1])
+		v, _ := url.ParseQuery(args[2].String())
+		v.Set("guest", args[0].String())
+		a.reset(v.Encode(), b)
+		return errString(a.err)
+	})
+	fn("state", func([]js.Value) any {
+		st := map[string]any{"error": errString(a.err), "running": false}
+		if a.r != nil {
+			w, h := a.size()
+			hash := ""
+			if f := a.r.S.Frame(0); f != nil {
+				hash = present.Hash(f)
+			}
+			st = map[string]any{
+				"now": float64(a.r.S.M.Now()), "frames": a.r.S.Frames(), "running": a.r.Running, "speed": a.r.Speed,
+				"done": a.r.S.Done(), "error": errString(a.r.Err), "outputs": a.r.S.Outputs(),
+				"width": w, "height": h, "hash": hash, "link": a.r.S.Spec.Query().Encode(),
+				"fps": ebiten.ActualFPS(),
+			}
+		}
+		return st
+	})
+	fn("output", func([]js.Value) any {
+		if a.r == nil {
+			return ""
+		}
+		var b strings.Builder
+		for _, p := range a.r.S.Procs {
+			out, errOut := p.Output()
+			b.WriteString(out)
+			b.WriteString(errOut)
+		}
+		return b.String()
+	})
+}
+
+func errString(err error) any {
+	if err == nil {
+		return nil
+	}
+	return err.Error()
+}

@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: test vet unit bench fuzz run guests
+.PHONY: test vet unit bench fuzz run guests bundle
 
 ## test: everything CI runs (go vet, gofmt, every native package under -race).
 test: vet unit
@@ -43,8 +43,28 @@ $(GUESTBIN)/%.wasm: guests/c/%.c guests/include/fencelab.h guests/include/sys/io
 	@mkdir -p $(GUESTBIN)
 	$(CLANG) $(GUEST_CFLAGS) -o $@ $<
 
+## bundle: the browser bundle in $(WEB): the page, Go's wasm_exec.js (from
+## the toolchain, never vendored), fencelab.wasm and its gzip and brotli
+## copies (brotli only if the brotli tool is installed). The wasm and its
+## compressed copies are remade only when the build's output changes.
+WEB ?= build/web
+WEB_STATIC := $(wildcard web/*.html web/*.js web/*.css)
+
+bundle:
+	@mkdir -p $(WEB)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WEB)/fencelab.wasm.new ./wasm
+	@if cmp -s $(WEB)/fencelab.wasm.new $(WEB)/fencelab.wasm; then rm $(WEB)/fencelab.wasm.new; \
+	else mv $(WEB)/fencelab.wasm.new $(WEB)/fencelab.wasm; fi
+	cp $(WEB_STATIC) $(WEB)/
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WEB)/
+	@if [ ! $(WEB)/fencelab.wasm.gz -nt $(WEB)/fencelab.wasm ]; then \
+		echo "gzip -9 fencelab.wasm"; gzip -9 -k -f $(WEB)/fencelab.wasm; fi
+	@if ! command -v brotli >/dev/null; then \
+		echo "bundle: brotli is not installed (apt install brotli): the wasm is served gzipped"; rm -f $(WEB)/fencelab.wasm.br; \
+	elif [ ! $(WEB)/fencelab.wasm.br -nt $(WEB)/fencelab.wasm ]; then \
+		echo "brotli -q 11 fencelab.wasm (about half a minute)"; brotli -q 11 -k -f $(WEB)/fencelab.wasm; fi
+	@ls -l $(WEB)/fencelab.wasm*
+
 ## run: build the browser bundle and serve it on 127.0.0.1:8080.
-run:
-	@echo "make run: the browser machine (present/, wasm/, web/) is not built yet;"
-	@echo "it lands with the browser issue. Today: make test, make bench, make fuzz."
-	@exit 2
+run: bundle
+	$(GO) run ./cmd/devserver -addr 127.0.0.1:8080 -web $(WEB) -recordings recordings

@@ -8,6 +8,8 @@
 //	loadGuest(name, bytes, query)  a module of one's own
 //	state()             {now, frames, running, speed, done, error, outputs, width, height, hash, link}
 //	output()            what each process wrote
+//	guests()            the built guests' names
+//	run(ns)             runs ns of virtual time at once, paused; the wall ms it took
 //	onEvents            set by the page: called with batches of timeline events (JSON lines)
 package main
 
@@ -22,6 +24,7 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2"
 
+	builtin "fencelab/guests"
 	"fencelab/present"
 	"fencelab/session"
 )
@@ -241,6 +244,23 @@ func (a *app) export() {
 			}
 		}
 		return st
+	})
+	fn("guests", func([]js.Value) any {
+		var names []any
+		for _, n := range builtin.Names() {
+			names = append(names, n)
+		}
+		return names
+	})
+	fn("run", func(args []js.Value) any {
+		if a.r == nil || len(args) != 1 || args[0].Type() != js.TypeNumber {
+			return nil
+		}
+		start := time.Now()
+		a.r.Running = false
+		a.r.Err = a.r.S.Run(a.r.S.M.Now() + int64(args[0].Float()))
+		a.events.flush()
+		return float64(time.Since(start).Microseconds()) / 1000
 	})
 	fn("output", func([]js.Value) any {
 		if a.r == nil {

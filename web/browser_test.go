@@ -1,0 +1,356 @@
+package web
+
+// The page in a real browser: Debian's Chromium, headless, WebGL on
+// SwiftShader, driven with chromedp. The bundle is what `make bundle`
+// makes (less the compressed copies), built into a temporary directory
+// and served by a plain static file server, as the page must work
+// without the dev server.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"fencelab/present"
+	"fencelab/session"
+)
+
+const chromium = "/usr/bin/chromium"
+
+var (
+	setupOnce sync.Once
+	setupErr  error
+	baseURL   string
+	browser   context.Context
+)
+
+// goTool is the go command of the toolchain running the tests.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// Bundle builds the page's files into dir: the static files, Go's
+// wasm_exec.js and fencelab.wasm.
+func bundle(dir string) error {
+	cmd := exec.Command(goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "fencelab.wasm"), "../wasm")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the wasm: %v\n%s", err, out)
+	}
+	static, _ := filepath.Glob("*.[hjc]*") // *.html, *.js, *.css
+	goroot, err := exec.Command(goTool(), "env", "GOROOT").Output()
+	if err != nil {
+		return err
+	}
+	static = append(static, filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
+	for _, f := range static {
+		if strings.HasSuffix(f, ".go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// page returns a new tab of the shared browser, the bundle served.
+func page(t testing.TB) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("%s is not installed (.ci/run installs Debian's chromium): %v", chromium, err)
+	}
+	setupOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "fencelab-web")
+		if err != nil {
+			setupErr = err
+			return
+		}
+		if setupErr = bundle(dir); setupErr != nil {
+			return
+		}
+		srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+		baseURL = srv.URL
+		alloc, _ := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(chromium),
+			chromedp.UserDataDir(filepath.Join(dir, "profile")),
+			chromedp.Headless,
+			chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("no-sandbox", true),
+			chromedp.Flag("use-angle", "swiftshader"),
+			chromedp.Flag("enable-unsafe-swiftshader", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-background-timer-throttling", true),
+			chromedp.Flag("disable-renderer-backgrounding", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.WindowSize(1400, 1000),
+		)
+		browser, _ = chromedp.NewContext(alloc)
+		setupErr = chromedp.Do(browser) // start it
+	})
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	ctx, cancel2 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel2)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// fl is the machine's API in the page's frame.
+const fl = `document.getElementById("screen").contentWindow.fencelab`
+
+// open loads the page with a link and waits until the machine is up.
+func open(t testing.TB, ctx context.Context, query string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(baseURL+"/index.html?"+query),
+		chromedp.Poll[chromedp.Void](`(() => { try { return typeof `+fl+`.state === "function" && `+fl+`.state().width > 0; } catch (e) { return false; } })()`,
+			chromedp.WithPollingTimeout(60*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("loading the page: %v", err)
+	}
+}
+
+func eval[T any](t testing.TB, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// pauseAt restarts the page's run from its link, pauses it before any
+// tick, and steps n frames: the same frames a headless run gives.
+func pauseAt(t testing.TB, ctx context.Context, n int) string {
+	t.Helper()
+	return eval[string](t, ctx, fmt.Sprintf(`(() => {
+		const f = %s;
+		const q = location.search.slice(1);
+		const err = f.reset(q);
+		if (err) return "reset: " + err;
+		f.pause();
+		for (let i = 0; i < %d; i++) if (!f.stepFrame()) return "no frame " + i;
+		return f.state().hash;
+	})()`, fl, n))
+}
+
+// headless runs the same link natively: the hash and picture of frame n.
+func headless(t testing.TB, query string, n int) (string, *image.RGBA) {
+	t.Helper()
+	v, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := session.ParseQuery(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := session.New(spec, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if ok, err := s.StepFrame(1 << 62); !ok || err != nil {
+			t.Fatalf("headless frame %d: %v", i, err)
+		}
+	}
+	return present.Hash(s.Frame(0)), s.Frame(0)
+}
+
+const triangleLink = `guest=triangle&arg=0&seed=5&config=%7B%22displays%22%3A%5B%22320x240%22%5D%7D`
+
+// The page runs triangle, and the canvas shows, pixel for pixel, the
+// frame the headless image backend renders for the same link and the
+// same number of frames. The tolerance is 2 per channel (the page's
+// colour path could round); in practice it is exact.
+func TestCanvasMatchesHeadless(t *testing.T) {
+	ctx := page(t)
+	open(t, ctx, triangleLink)
+	const frames = 12
+	hash := pauseAt(t, ctx, frames)
+	want, img := headless(t, triangleLink, frames)
+	if hash != want {
+		t.Fatalf("the page's frame hash is %s; headless %s", hash, want)
+	}
+	// Let ebiten draw the frame, then photograph the frame element.
+	if err := chromedp.Do(ctx, chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#screen")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Bounds().Dx() != 320 || got.Bounds().Dy() != 240 {
+		t.Fatalf("the canvas is %v; want 320x240", got.Bounds())
+	}
+	bad := 0
+	for y := range 240 {
+		for x := range 320 {
+			r, g, b, _ := got.At(x, y).RGBA()
+			w := img.Pix[img.PixOffset(x, y):]
+			if diff(r>>8, w[0]) > 2 || diff(g>>8, w[1]) > 2 || diff(b>>8, w[2]) > 2 {
+				if bad++; bad <= 5 {
+					t.Errorf("pixel (%d, %d): canvas %d,%d,%d; headless %v", x, y, r>>8, g>>8, b>>8, w[:3])
+				}
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d pixels differ", bad, 320*240)
+	}
+}
+
+func diff(a uint32, b byte) uint32 {
+	if a > uint32(b) {
+		return a - uint32(b)
+	}
+	return uint32(b) - a
+}
+
+// The controls drive the machine: pause stops time, step-frame shows one
+// more frame, step moves the machine on, a new seed restarts the run
+// and goes into the link, and the timeline panel gets the events.
+func TestControls(t *testing.T) {
+	ctx := page(t)
+	open(t, ctx, triangleLink)
+	click := func(sel string) {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(field string) float64 { return eval[float64](t, ctx, fl+".state()."+field) }
+
+	click("#playpause")
+	if eval[bool](t, ctx, fl+".state().running") {
+		t.Fatal("still running after Pause")
+	}
+	now := state("now")
+	if err := chromedp.Do(ctx, chromedp.Sleep(200*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if state("now") != now {
+		t.Error("virtual time moved while paused")
+	}
+	frames := state("frames")
+	click("#stepframe")
+	if state("frames") != frames+1 {
+		t.Errorf("Step frame: %v frames, then %v", frames, state("frames"))
+	}
+	before := state("now")
+	for range 40 {
+		click("#step")
+	}
+	if state("now") <= before {
+		t.Error("40 steps did not move virtual time")
+	}
+	if eval[int](t, ctx, "window.timelinePanel.count") == 0 {
+		t.Error("the timeline panel has no events")
+	}
+
+	// A new seed: a new run, and the link says so.
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#seed"), "9"),
+		chromedp.Click(chromedp.CSS("#apply")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := eval[string](t, ctx, "location.search"); !strings.Contains(loc, "seed=9") {
+		t.Errorf("address after Run with seed 9: %s", loc)
+	}
+	if link := eval[string](t, ctx, fl+".state().link"); !strings.Contains(link, "seed=9") {
+		t.Errorf("the machine runs %s; want seed 9", link)
+	}
+	if !eval[bool](t, ctx, fl+".state().running") {
+		t.Error("the new run is not running")
+	}
+}
+
+// A link reproduces a run: the page's own permalink, opened in a fresh
+// tab and stepped as far, shows the same frame, which is also the
+// headless one.
+func TestLinkReproduces(t *testing.T) {
+	ctx := page(t)
+	link := `guest=triangle&arg=0&seed=77&config=%7B%22displays%22%3A%5B%22200x150%22%5D%2C%22threading%22%3A%22per-ring%22%7D`
+	open(t, ctx, link)
+	first := pauseAt(t, ctx, 7)
+	href := eval[string](t, ctx, `document.getElementById("permalink").getAttribute("href")`)
+	q := href[strings.Index(href, "?")+1:]
+
+	ctx2 := page(t)
+	open(t, ctx2, q)
+	second := pauseAt(t, ctx2, 7)
+	want, _ := headless(t, q, 7)
+	if first != second || second != want {
+		t.Errorf("frame 7: first tab %s, second tab %s, headless %s", first, second, want)
+	}
+	if _, err := session.ParseQuery(mustQuery(t, q)); err != nil {
+		t.Errorf("the permalink %q is not a link: %v", q, err)
+	}
+}
+
+func mustQuery(t testing.TB, q string) url.Values {
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestScreenshot writes the README's picture of the page (docs/page.png)
+// when FENCELAB_SCREENSHOT names the file; otherwise it is skipped.
+func TestScreenshot(t *testing.T) {
+	out := os.Getenv("FENCELAB_SCREENSHOT")
+	if out == "" {
+		t.Skip("set FENCELAB_SCREENSHOT=FILE to write a picture of the page")
+	}
+	ctx := page(t)
+	open(t, ctx, `guest=triangle&config=%7B%22displays%22%3A%5B%22640x480%22%5D%2C%22threading%22%3A%22per-ring%22%7D`)
+	if err := chromedp.Do(ctx, chromedp.Sleep(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

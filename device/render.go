@@ -621,17 +621,7 @@ func drawTriangle(s *Surface, l layout, t []uint32) int64 {
 				for ch := range 4 {
 					q[ch], r[ch] = interpolate(w, c[0][ch], c[1][ch], c[2][ch], uint64(area))
 				}
-				for ; off <= end; off += 4 {
-					l.put(row[off:off+4], byte(q[0]), byte(q[1]), byte(q[2]), byte(q[3]))
-					for ch := range 4 {
-						q[ch] += dq[ch]
-						r[ch] += dr[ch]
-						if r[ch] >= area {
-							r[ch] -= area
-							q[ch]++
-						}
-					}
-				}
+				gouraudSpan(row[off:end+4], l, q, r, dq, dr, area)
 			}
 		}
 		for i := range es {
@@ -644,6 +634,46 @@ func drawTriangle(s *Surface, l layout, t []uint32) int64 {
 // interpolate returns the quotient and remainder of
 // (w0·c0 + w1·c1 + w2·c2 + area/2) / area in 128-bit arithmetic; the
 // weights are at most 2^62, so the products may not fit in 64 bits.
+// gouraudSpan writes a run of pixels whose channels start at q (with
+// remainders r over area) and step by dq, dr a pixel: the exact
+// incremental form of the barycentric interpolation. It is the
+// rasteriser's innermost loop, so the channels are kept in locals and
+// the byte offsets hoisted (the browser's wasm build runs it too).
+func gouraudSpan(px []byte, l layout, q, r, dq, dr [4]int64, area int64) {
+	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
+	r0, r1, r2, r3 := r[0], r[1], r[2], r[3]
+	dq0, dq1, dq2, dq3 := dq[0], dq[1], dq[2], dq[3]
+	dr0, dr1, dr2, dr3 := dr[0], dr[1], dr[2], dr[3]
+	ri, gi, bi, ai := l.r, l.g, l.b, l.a
+	for off := 0; off+3 < len(px); off += 4 {
+		p := px[off : off+4 : off+4]
+		p[ri], p[gi], p[bi], p[ai] = byte(q0), byte(q1), byte(q2), 0xff
+		if l.alpha { // an X byte is 0xff; its channel is not worth stepping
+			p[ai] = byte(q3)
+			q3, r3 = q3+dq3, r3+dr3
+			if r3 >= area {
+				r3 -= area
+				q3++
+			}
+		}
+		q0, r0 = q0+dq0, r0+dr0
+		if r0 >= area {
+			r0 -= area
+			q0++
+		}
+		q1, r1 = q1+dq1, r1+dr1
+		if r1 >= area {
+			r1 -= area
+			q1++
+		}
+		q2, r2 = q2+dq2, r2+dr2
+		if r2 >= area {
+			r2 -= area
+			q2++
+		}
+	}
+}
+
 func interpolate(w [3]uint64, c0, c1, c2, area uint64) (q, r int64) {
 	var hi, lo, carry uint64
 	for i, c := range [3]uint64{c0, c1, c2} {

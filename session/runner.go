@@ -1,38 +1,41 @@
 package session
 
-import (
-	"time"
-)
-
-// Runner paces a session to wall time, as the browser shows it: while
-// running, each Tick moves virtual time on by the wall time since the
-// last one times Speed. It also takes the controls: pause, step one
-// event, step one frame.
+// Runner paces a session to the display, as the browser shows it: while
+// running, each Frame (one per frame the browser draws) moves virtual
+// time to the first output's next vblank, or on by Speed vblanks, so
+// each drawn frame shows one frame of the guest's display. When the
+// browser cannot keep up, virtual time slows down rather than frames
+// being skipped. It also takes the controls: pause, step one event, step
+// one frame.
 type Runner struct {
 	S       *Session
 	Running bool
-	Speed   float64 // virtual seconds per wall second; 1 is real time
+	Speed   float64 // vblanks a drawn frame; 1 is real time
 	Err     error   // why the machine stopped (a deadlock), if it did
 }
 
 // NewRunner returns a paused runner at real-time speed.
 func NewRunner(s *Session) *Runner { return &Runner{S: s, Speed: 1} }
 
-// maxTick bounds the virtual time one Tick covers, so a tab that was in
-// the background does not come back to minutes of catching up.
-const maxTick = 100 * time.Millisecond
+// DefaultPeriod is the frame time while no output is lit: 60 Hz.
+const DefaultPeriod = 16_666_667
 
-// Tick advances the machine by wall × Speed of virtual time if it is
-// running and has not stopped.
-func (r *Runner) Tick(wall time.Duration) {
+// Frame advances the machine by one drawn frame if it is running and
+// has not stopped.
+func (r *Runner) Frame() {
 	if !r.Running || r.Err != nil || r.S.Done() {
 		return
 	}
-	v := time.Duration(float64(min(wall, maxTick)) * r.Speed)
-	if v <= 0 {
-		return
+	now := r.S.M.Now()
+	next, period, ok := r.S.M.Driver().Vblank(0, now+1)
+	if !ok {
+		next, period = now+DefaultPeriod, DefaultPeriod
 	}
-	r.Err = r.S.Run(r.S.M.Now() + v.Nanoseconds())
+	target := next + int64((r.Speed-1)*float64(period))
+	if target <= now {
+		target = now + 1
+	}
+	r.Err = r.S.Run(target)
 }
 
 // Step does one scheduling step of the machine (machine.Step), paused.

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"fencelab/machine"
 	"fencelab/present"
@@ -152,8 +151,9 @@ func TestSessionErrors(t *testing.T) {
 	}
 }
 
-// The runner moves virtual time with wall time times its speed, only
-// while running; steps pause it.
+// While running, each frame moves virtual time to the display's next
+// vblank, where the guest's next frame lands; paused, nothing moves;
+// speed 2 covers two vblanks a frame; steps pause it.
 func TestRunner(t *testing.T) {
 	s, err := New(Spec{Guest: "triangle", Args: []string{"0"}, Options: machine.Options{Displays: []string{"64x48"}}}, nil, nil)
 	if err != nil {
@@ -161,20 +161,28 @@ func TestRunner(t *testing.T) {
 	}
 	r := NewRunner(s)
 	t0 := s.M.Now()
-	r.Tick(16 * time.Millisecond)
+	r.Frame()
 	if s.M.Now() != t0 {
 		t.Fatal("a paused runner moved time")
 	}
-	r.Running, r.Speed = true, 2
-	r.Tick(50 * time.Millisecond)
-	if got := s.M.Now() - t0; got != 100_000_000 || r.Err != nil {
-		t.Fatalf("50 ms at speed 2 moved %d ns (%v); want 100 ms", got, r.Err)
+	r.Running = true
+	r.Frame() // the display lights up
+	for i := range 5 {
+		frames := s.Frames()
+		before := s.M.Now()
+		r.Frame()
+		_, period, ok := s.M.Driver().Vblank(0, s.M.Now())
+		if !ok || s.Frames() != frames+1 || s.M.Now()-before > period {
+			t.Fatalf("frame %d: %d frames, then %d; time moved %d ns (period %d, lit %v)", i, frames, s.Frames(), s.M.Now()-before, period, ok)
+		}
 	}
-	r.Tick(time.Hour)
-	if got := s.M.Now() - t0; got != 100_000_000+200_000_000 {
-		t.Errorf("an hour's tick moved %d ns; want it capped at 100 ms of wall time", got)
-	}
+	r.Speed = 2
 	frames := s.Frames()
+	r.Frame()
+	if s.Frames() != frames+2 {
+		t.Errorf("speed 2: %d new frames; want 2", s.Frames()-frames)
+	}
+	frames = s.Frames()
 	if !r.StepFrame() || s.Frames() != frames+1 || r.Running {
 		t.Errorf("StepFrame: %d frames, then %d, running %v", frames, s.Frames(), r.Running)
 	}

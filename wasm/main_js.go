@@ -6,7 +6,7 @@
 //	start() pause() step() stepFrame() setSpeed(x)
 //	reset(query)        a new session from a link's query (session.ParseQuery)
 //	loadGuest(name, bytes, query)  a module of one's own
-//	state()             {now, frames, running, speed, done, error, outputs, width, height, hash, link}
+//	state()             {now, frames, running, speed, done, error, outputs, width, height, hash, link, fps, draws, missed}
 //	output()            what each process wrote
 //	guests()            the built guests' names
 //	run(ns)             runs ns of virtual time at once, paused; the wall ms it took
@@ -38,9 +38,14 @@ type app struct {
 	err    error // why the last reset failed
 	imgs   []*ebiten.Image
 	dirty  [][]image.Rectangle
-	last   time.Time
-	drawn  int // frames drawn at least once
+	drawn  int // guest frames when the last Draw ran
+	draws  int // Draws while running
+	missed int // of those, ones that did not show exactly one new guest frame
 	events *feed
+
+	// Where the time goes, for the benchmarks: the machine's run, the
+	// uploads of new pixels, and Draw, in wall milliseconds.
+	machineMS, uploadMS, drawMS float64
 }
 
 func main() {
@@ -52,6 +57,7 @@ func main() {
 	a.reset(query, nil)
 	a.export()
 	ebiten.SetWindowTitle("fencelab")
+	ebiten.SetTPS(ebiten.SyncWithFPS) // one Update a drawn frame: see session.Runner
 	ebiten.SetScreenClearedEveryFrame(false)
 	if err := ebiten.RunGame(a); err != nil {
 		js.Global().Get("console").Call("error", "fencelab: "+err.Error())
@@ -80,8 +86,10 @@ func (a *app) reset(query string, wasm []byte) {
 	}
 	a.imgs = make([]*ebiten.Image, s.Outputs())
 	a.dirty = make([][]image.Rectangle, s.Outputs())
-	a.drawn = 0
+	a.drawn, a.draws, a.missed = 0, 0, 0
 	s.OnFrame(func(out int, img *image.RGBA, changed []image.Rectangle) {
+		start := time.Now()
+		defer func() { a.uploadMS += ms(time.Since(start)) }()
 		if a.imgs[out] == nil || a.imgs[out].Bounds() != img.Bounds() {
 			a.imgs[out] = ebiten.NewImage(img.Rect.Dx(), img.Rect.Dy())
 			changed = []image.Rectangle{img.Bounds()}
@@ -96,24 +104,28 @@ func (a *app) reset(query string, wasm []byte) {
 	a.r.Running = true
 }
 
-// Update is ebiten's tick: the machine runs on by the wall time since the
-// last one.
+// Update is ebiten's tick, one a drawn frame: the machine runs to the
+// display's next vblank.
 func (a *app) Update() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := time.Now()
-	if a.r != nil && !a.last.IsZero() {
-		a.r.Tick(now.Sub(a.last))
+	if a.r != nil {
+		start := time.Now()
+		a.r.Frame()
+		a.machineMS += ms(time.Since(start))
 	}
-	a.last = now
 	a.events.flush()
 	return nil
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Draw shows the outputs side by side.
 func (a *app) Draw(screen *ebiten.Image) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	start := time.Now()
+	defer func() { a.drawMS += ms(time.Since(start)) }()
 	x := 0
 	for _, img := range a.imgs {
 		if img == nil {
@@ -124,12 +136,22 @@ func (a *app) Draw(screen *ebiten.Image) {
 		screen.DrawImage(img, op)
 		x += img.Bounds().Dx()
 	}
-	if a.r != nil && a.drawn == 0 && a.r.S.Frames() > 0 {
+	if a.r == nil {
+		return
+	}
+	frames := a.r.S.Frames()
+	if a.drawn == 0 && frames > 0 {
 		js.Global().Get("fencelab").Set("firstFrameAt", js.Global().Get("performance").Call("now"))
 	}
-	if a.r != nil {
-		a.drawn = a.r.S.Frames()
+	// A vblank is missed when a drawn frame shows no new guest frame, or
+	// more than one (one went by unseen), while the guest runs.
+	if a.r.Running && !a.r.S.Done() && a.drawn > 0 {
+		a.draws++
+		if n := frames - a.drawn; n != 1 {
+			a.missed += max(n-1, 1)
+		}
 	}
+	a.drawn = frames
 }
 
 // Layout is the outputs' size, side by side.
@@ -240,7 +262,8 @@ func (a *app) export() {
 				"now": float64(a.r.S.M.Now()), "frames": a.r.S.Frames(), "running": a.r.Running, "speed": a.r.Speed,
 				"done": a.r.S.Done(), "error": errString(a.r.Err), "outputs": a.r.S.Outputs(),
 				"width": w, "height": h, "hash": hash, "link": a.r.S.Spec.Query().Encode(),
-				"fps": ebiten.ActualFPS(),
+				"fps": ebiten.ActualFPS(), "draws": a.draws, "missed": a.missed,
+				"machineMS": a.machineMS, "uploadMS": a.uploadMS, "drawMS": a.drawMS,
 			}
 		}
 		return st

@@ -61,7 +61,7 @@ class TimelinePanel {
       }
       this.add(ev);
     }
-    this.invalidate();
+    this.invalidate(true);
   }
 
   track(key, name, order) {
@@ -191,13 +191,18 @@ class TimelinePanel {
 
   // --- drawing ---
 
-  invalidate() {
+  // invalidate redraws on the next animation frame. Events streaming in
+  // redraw at most ten times a second (lazy): on a software-rendered
+  // page a full redraw every frame would take time from the machine.
+  invalidate(lazy) {
     if (this.pending) return;
     this.pending = true;
-    requestAnimationFrame(() => {
+    const wait = lazy ? Math.max(0, 100 - (performance.now() - (this.drawnAt || 0))) : 0;
+    setTimeout(() => requestAnimationFrame(() => {
       this.pending = false;
+      this.drawnAt = performance.now();
       this.draw();
-    });
+    }), wait);
   }
 
   layout() {

@@ -5,11 +5,14 @@ BENCHTIME ?= 1s
 
 .PHONY: test vet unit bench fuzz run guests bundle
 
-## test: everything CI runs (go vet, gofmt, every native package under -race).
+## test: everything CI runs (go vet, also of the browser build; gofmt;
+## every native package under -race, the browser tests in Chromium among
+## them).
 test: vet unit
 
 vet:
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
 		echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 

@@ -140,3 +140,13 @@ func FuzzScenario(f *testing.F) {
 		}
 	})
 }
+
+// A step naming a sync_file that an earlier, failed step was to make
+// gets EBADF rather than silently running without the fence.
+func TestScenarioMissingFile(t *testing.T) {
+	script := "rings 1\nsubmit ring=5 cost=1ms fence-out=x\nexpect EINVAL\nflip fence-in=x\nexpect EBADF\nsubmit ring=0 fence-in=x\nexpect EBADF\n"
+	out, code, runErr, _ := runScenario(t, scenarioWasm(t), []byte(script))
+	if code != 0 || runErr != nil {
+		t.Errorf("exit %d, %v:\n%s", code, runErr, out)
+	}
+}

@@ -513,6 +513,8 @@ static int run_step(struct step *st, char *info, size_t infolen)
 			.in_syncobjs = (uintptr_t)in, .out_syncobjs = (uintptr_t)o,
 		};
 		if (st->files[0] >= 0) {
+			if (files[st->files[0]] < 0)
+				return EBADF;
 			e.flags |= FL_EXECBUF_FENCE_FD_IN;
 			e.fence_fd = files[st->files[0]];
 		}
@@ -565,6 +567,8 @@ static int run_step(struct step *st, char *info, size_t infolen)
 			return EBADF;
 		return result(import_point(files[st->files[0]], st->refs[0]));
 	case MERGE: {
+		if (files[st->files[0]] < 0 || files[st->files[1]] < 0)
+			return EBADF;
 		struct sync_merge_data m = { .name = "merged", .fd2 = files[st->files[1]] };
 		if (drmIoctl(files[st->files[0]], SYNC_IOC_MERGE, &m))
 			return errno;
@@ -572,6 +576,8 @@ static int run_step(struct step *st, char *info, size_t infolen)
 		return 0;
 	}
 	case FLIP: {
+		if (st->files[0] >= 0 && files[st->files[0]] < 0)
+			return EBADF; /* named, but the step that makes it failed */
 		if (!out.connector && setup_display())
 			return errno;
 		struct drm_event_vblank ev;

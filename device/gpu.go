@@ -258,8 +258,10 @@ func (d *Device) satisfied(t waitTarget) bool {
 	return tl != nil && tl.completed >= t.fence
 }
 
-// enqueue adds a job to its worker.
+// enqueue adds a job to its worker, with the faults that apply to it:
+// each one applied is a FaultInjected event.
 func (d *Device) enqueue(j *job) {
+	w := d.workerFor(j.ctx, j.key)
 	for i := range d.cfg.Faults {
 		f := &d.cfg.Faults[i]
 		if f.Count < 0 {
@@ -269,10 +271,17 @@ func (d *Device) enqueue(j *job) {
 		if !match {
 			continue
 		}
+		applied := true
 		if f.Kind == FaultDelay {
 			j.delay += f.Delay
 		} else if j.fault == 0 {
 			j.fault = f.Kind
+		} else {
+			applied = false // a job gets one fault of the other kinds
+		}
+		if applied {
+			d.emit(timeline.Event{Kind: timeline.FaultInjected, CtxID: j.ctx, RingIdx: j.ring, FenceID: fenceOf(j),
+				Worker: w.index, Fault: uint8(f.Kind)})
 		}
 		if f.Count > 0 {
 			if f.Count--; f.Count == 0 {
@@ -280,7 +289,6 @@ func (d *Device) enqueue(j *job) {
 			}
 		}
 	}
-	w := d.workerFor(j.ctx, j.key)
 	w.jobs = append(w.jobs, j)
 }
 

@@ -224,6 +224,46 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// Each fault applied to a job is a FaultInjected event naming the job
+// (its context, ring, fence id and worker) and the fault; a job takes at
+// most one fault besides delays, and the others are not applied.
+func TestFaultEvents(t *testing.T) {
+	ev := func(id uint64, k FaultKind) timeline.Event {
+		return timeline.Event{Kind: timeline.FaultInjected, CtxID: 1, FenceID: id, Fault: uint8(k)}
+	}
+	tests := []struct {
+		name   string
+		faults []Fault
+		want   []timeline.Event
+	}{
+		{"error once", []Fault{{Ctx: 1, Kind: FaultError, Count: 1}}, []timeline.Event{ev(1, FaultError)}},
+		{"delay always", []Fault{{Ctx: 1, Kind: FaultDelay, Delay: ms}}, []timeline.Event{ev(1, FaultDelay), ev(2, FaultDelay)}},
+		{"delay and drop", []Fault{{Ctx: 1, Kind: FaultDelay, Delay: ms, Count: 1}, {Ctx: 1, Kind: FaultDrop, Count: 1}},
+			[]timeline.Event{ev(1, FaultDelay), ev(1, FaultDrop)}},
+		{"one kind a job", []Fault{{Ctx: 1, Kind: FaultError, Count: 1}, {Ctx: 1, Kind: FaultDrop, Count: 2}},
+			[]timeline.Event{ev(1, FaultError), ev(2, FaultDrop)}},
+		{"other ring", []Fault{{Ctx: 1, Ring: 1, Kind: FaultHang}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuest(t, Config{Faults: tt.faults})
+			g.ctxCreate(1)
+			g.run([]*req{submit(stream{}.work(ms)).ctx(1).ring(0), submit(stream{}.work(ms)).ctx(1).ring(0)}, []uint64{1, 2})
+			var got []timeline.Event
+			for _, e := range g.rec.Of(timeline.FaultInjected) {
+				e.Time = 0
+				got = append(got, e)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("events %+v; want %+v", got, tt.want)
+			}
+			if err := g.rec.Check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
 func Test3DErrorResponses(t *testing.T) {
 	name := make([]byte, 64)
 	tests := []struct {

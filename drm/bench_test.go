@@ -13,8 +13,25 @@ import (
 // trip through the ioctl layer, the syncobjs, the control queue, the
 // device's worker and fence retirement. The goal is 100,000 a
 // second.
-func BenchmarkExecbufferWait(b *testing.B) {
-	m := newMachine(b, device.Config{Sink: timeline.Discard})
+func BenchmarkExecbufferWait(b *testing.B) { benchExecbufferWait(b, nil) }
+
+// BenchmarkExecbufferWaitTraced is BenchmarkExecbufferWait with the whole
+// timeline (the driver's, fence's and the device's events) recorded in a
+// bounded Ring, as a long run in the browser records it: the cost of
+// tracing on the hottest path.
+func BenchmarkExecbufferWaitTraced(b *testing.B) { benchExecbufferWait(b, timeline.NewRing(1<<12)) }
+
+// benchExecbufferWait runs the loop with sink as the timeline (nil: the
+// driver untraced, the device's events discarded).
+func benchExecbufferWait(b *testing.B, sink timeline.Sink) {
+	dev := sink
+	if dev == nil {
+		dev = timeline.Discard
+	}
+	m := newMachine(b, device.Config{Sink: dev})
+	if sink != nil {
+		m.drv.SetTrace(sink, func() *Task { return m.task })
+	}
 	fd := m.open(PathRender)
 	if e := m.contextInit(fd, VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 1); e != 0 {
 		b.Fatal(e)

@@ -25,6 +25,12 @@
 // buffers and framebuffers (kms_fb.go), and SETCRTC, PAGE_FLIP and ATOMIC
 // with in- and out-fences, paced by a vblank at the mode's refresh rate
 // (kms_commit.go). Linux references: testdata/oracle/kms*.linux.txt.
+//
+// With a sink ([Driver.SetTrace]) the driver records what it does on a
+// machine's timeline: ioctls, in-fence waits, fences emitted and
+// signalled, requests queued, syncobj changes, sync_files, eventfds,
+// commits, vblanks and flips (trace.go lists them), each naming the
+// process that caused it.
 package drm
 
 import (
@@ -36,6 +42,7 @@ import (
 	"fencelab/device"
 	"fencelab/errno"
 	"fencelab/fence"
+	"fencelab/timeline"
 )
 
 // Paths a guest may open.
@@ -77,6 +84,11 @@ type Driver struct {
 	channels map[string]*channel
 
 	masterTaken atomic.Bool // the primary node's first opener is master
+
+	// sink receives the driver's timeline events (nil: none); current
+	// says which task runs now. Both are set before use (SetTrace).
+	sink    timeline.Sink
+	current func() *Task
 }
 
 // NewDriver returns a driver whose fences live in d.
@@ -147,12 +159,20 @@ func (drv *Driver) Domain() *fence.Domain { return drv.d }
 
 // Task is the calling process as a system call sees it: its memory, its
 // fd table, its name, and a context that is done while a signal is
-// pending (blocking calls then return ERESTARTSYS).
+// pending (blocking calls then return ERESTARTSYS). Pid names it in
+// timeline events (0 for none). A task is one process: its system calls
+// do not run concurrently with each other.
 type Task struct {
 	Mem  fence.UserMemory
 	FDs  *FDTable
 	Ctx  context.Context
 	Comm string
+	Pid  int32
+
+	// ioctlFD is the fd of the ioctl in progress (a process makes one
+	// at a time), which its events name. Only the task's own calls
+	// touch it.
+	ioctlFD int32
 }
 
 // Open opens path for t, as open(2), and returns the new fd: ENOENT for a
@@ -192,13 +212,26 @@ func (drv *Driver) Eventfd(t *Task, initval, flags uint32) (int32, errno.Errno) 
 		return -1, err
 	}
 	e.newWaiter = drv.d.NewWaiter
+	e.owner = t.Pid
 	return t.FDs.Open(e)
 }
 
 // Ioctl is ioctl(2): it dispatches on the kind of file fd refers to. A
 // DRM file runs the DRM ioctl layer; sync_file and sw_sync files their own
-// ioctls; anything else is ENOTTY. A bad fd is EBADF.
+// ioctls; anything else is ENOTTY. A bad fd is EBADF. Every call, even
+// one on a bad fd, is an IoctlEnter and an IoctlExit on the timeline.
 func (drv *Driver) Ioctl(t *Task, fd int32, req uint32, arg uint64) errno.Errno {
+	if !drv.tracing() {
+		return drv.ioctl(t, fd, req, arg)
+	}
+	t.ioctlFD = fd
+	drv.emit(timeline.Event{Kind: timeline.IoctlEnter, Pid: t.Pid, FD: fd, Ioctl: req})
+	e := drv.ioctl(t, fd, req, arg)
+	drv.emit(timeline.Event{Kind: timeline.IoctlExit, Pid: t.Pid, FD: fd, Ioctl: req, Errno: uint16(e)})
+	return e
+}
+
+func (drv *Driver) ioctl(t *Task, fd int32, req uint32, arg uint64) errno.Errno {
 	f, e := t.FDs.Get(fd)
 	if e != 0 {
 		return e
@@ -295,7 +328,7 @@ func (f *File) DecRef() {
 		if f.virt.created {
 			req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_DESTROY, nil)
 			le.PutUint32(req[16:], f.virt.ctxID)
-			f.drv.gpu.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+			f.drv.gpu.queueCmd(nil, req, nil, device.CtrlHdrSize, nil, -1, nil)
 		}
 		f.drv.dropID(f.drv.ctxIDs, f.virt.ctxID)
 	}

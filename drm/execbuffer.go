@@ -6,6 +6,7 @@ import (
 	"fencelab/device"
 	"fencelab/errno"
 	"fencelab/fence"
+	"fencelab/timeline"
 )
 
 // virtgpu request numbers (include/uapi/drm/virtgpu_drm.h).
@@ -174,7 +175,7 @@ func (f *File) ensureContextLocked(t *Task) {
 	req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_CREATE, body)
 	le.PutUint32(req[16:], c.ctxID)
 	// A 96-byte request always fits, so this only waits for room.
-	if f.drv.gpu.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil) == 0 {
+	if f.drv.gpu.queueCmd(nil, req, nil, device.CtrlHdrSize, nil, -1, nil) == 0 {
 		c.created = true
 	}
 }
@@ -299,7 +300,7 @@ func (g *gpu) capsetData(t *Task, d *fence.Domain, id, ver, maxSize uint32) ([]b
 	g.capMu.Unlock()
 	var caps []byte
 	var answered completion
-	e := g.queueCmd(cmdBuf(device.VIRTIO_GPU_CMD_GET_CAPSET, words(id, ver)), nil, device.CtrlHdrSize+maxSize, nil, -1,
+	e := g.queueCmd(nil, cmdBuf(device.VIRTIO_GPU_CMD_GET_CAPSET, words(id, ver)), nil, device.CtrlHdrSize+maxSize, nil, -1,
 		func(r []byte) { caps = r[device.CtrlHdrSize:]; answered.complete() })
 	if e != 0 {
 		return nil, e
@@ -365,10 +366,13 @@ func (a *execbuf) unmarshal(b []byte) {
 	a.inSyncobjs, a.outSyncobjs = le.Uint64(b[48:]), le.Uint64(b[56:])
 }
 
-// postDep is an out-syncobj and the point it will get the out fence at.
-type postDep struct {
-	s     *fence.Syncobj
-	point uint64
+// syncobjArg is a syncobj an EXECBUFFER names, by the handle it named it
+// with: an out-syncobj and the point it will get the out fence at, or an
+// in-syncobj to reset.
+type syncobjArg struct {
+	s      *fence.Syncobj
+	handle uint32
+	point  uint64
 }
 
 // execbuffer is virtio_gpu_execbuffer_ioctl with virtgpu_submit.c (Linux
@@ -402,15 +406,18 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		outFence  *fence.Fence
 		outFd     int32 = -1
 		outFile   *fence.SyncFile
-		post      []postDep
-		resets    []*fence.Syncobj
+		post      []syncobjArg
+		resets    []syncobjArg
 		installed bool
 		reserved  bool
 	)
 	defer func() {
-		for _, s := range resets {
-			s.ReplaceFence(nil)
-			s.Put()
+		for _, r := range resets {
+			if f.drv.tracing() {
+				f.drv.emit(timeline.Event{Kind: timeline.SyncobjReset, Pid: t.Pid, Syncobj: r.s.ID(), Handle: r.handle})
+			}
+			r.s.ReplaceFence(nil)
+			r.s.Put()
 		}
 		for _, p := range post {
 			p.s.Put()
@@ -493,7 +500,7 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		if !ok {
 			return errno.EINVAL
 		}
-		if e := w.wait(t, in); e != 0 {
+		if e := w.wait(t, in, fenceSource{}); e != 0 {
 			return e
 		}
 	}
@@ -507,7 +514,7 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 	le.PutUint32(body, a.size)
 	req := cmdBuf(device.VIRTIO_GPU_CMD_SUBMIT_3D, body)
 	le.PutUint32(req[16:], c.ctxID)
-	if e := g.queueCmd(req, cmd, device.CtrlHdrSize, outFence, ringOrGlobal(a, ring), nil); e != 0 {
+	if e := g.queueCmd(t, req, cmd, device.CtrlHdrSize, outFence, ringOrGlobal(a, ring), nil); e != 0 {
 		return e
 	}
 	if drmEvent {
@@ -525,8 +532,18 @@ func execbuffer(f *File, t *Task, data []byte) errno.Errno {
 		le.PutUint32(data[28:], uint32(outFd))
 		t.FDs.Install(outFd, outFile)
 		installed = true
+		if f.drv.tracing() {
+			f.drv.emit(timeline.Event{Kind: timeline.SyncFileCreated, Pid: t.Pid, FD: outFd, Fence: tlFence(outFence)})
+		}
 	}
 	for _, p := range post {
+		if f.drv.tracing() {
+			e := timeline.Event{Kind: timeline.SyncobjReplace, Pid: t.Pid, Syncobj: p.s.ID(), Handle: p.handle, Fence: tlFence(outFence)}
+			if p.point != 0 {
+				e.Kind, e.Point = timeline.SyncobjAddPoint, p.point
+			}
+			f.drv.emit(e)
+		}
 		if p.point != 0 {
 			p.s.AddPoint(outFence, p.point)
 		} else {
@@ -557,15 +574,15 @@ func readDesc(t *Task, base uint64, stride uint32, i uint32) (handle, flags uint
 // parsePostDeps is virtio_gpu_parse_post_deps: every descriptor must have
 // no flags and name an existing syncobj (EINVAL, not ENOENT). On failure
 // nothing is kept.
-func (f *File) parsePostDeps(t *Task, a *execbuf) ([]postDep, errno.Errno) {
+func (f *File) parsePostDeps(t *Task, a *execbuf) ([]syncobjArg, errno.Errno) {
 	if a.numOutSyncobjs == 0 {
 		return nil, 0
 	}
 	if uint64(a.numOutSyncobjs)*24 > kvmallocMax {
 		return nil, errno.ENOMEM
 	}
-	var deps []postDep
-	fail := func(e errno.Errno) ([]postDep, errno.Errno) {
+	var deps []syncobjArg
+	fail := func(e errno.Errno) ([]syncobjArg, errno.Errno) {
 		for _, d := range deps {
 			d.s.Put()
 		}
@@ -583,7 +600,7 @@ func (f *File) parsePostDeps(t *Task, a *execbuf) ([]postDep, errno.Errno) {
 		if s == nil {
 			return fail(errno.EINVAL)
 		}
-		deps = append(deps, postDep{s: s, point: point})
+		deps = append(deps, syncobjArg{s: s, handle: h, point: point})
 	}
 	return deps, 0
 }
@@ -593,17 +610,17 @@ func (f *File) parsePostDeps(t *Task, a *execbuf) ([]postDep, errno.Errno) {
 // handle, EINVAL for no fence or an unsubmitted point) and waited on now,
 // leaf by leaf, skipping leaves of this submission's own fence context.
 // It returns the syncobjs to reset; on failure, none.
-func (f *File) parseDeps(t *Task, a *execbuf, w *inWaiter) ([]*fence.Syncobj, errno.Errno) {
+func (f *File) parseDeps(t *Task, a *execbuf, w *inWaiter) ([]syncobjArg, errno.Errno) {
 	if a.numInSyncobjs == 0 {
 		return nil, 0
 	}
 	if uint64(a.numInSyncobjs)*8 > kvmallocMax {
 		return nil, errno.ENOMEM
 	}
-	var resets []*fence.Syncobj
-	fail := func(e errno.Errno) ([]*fence.Syncobj, errno.Errno) {
-		for _, s := range resets {
-			s.Put()
+	var resets []syncobjArg
+	fail := func(e errno.Errno) ([]syncobjArg, errno.Errno) {
+		for _, r := range resets {
+			r.s.Put()
 		}
 		return nil, e
 	}
@@ -619,7 +636,14 @@ func (f *File) parseDeps(t *Task, a *execbuf, w *inWaiter) ([]*fence.Syncobj, er
 		if e != 0 {
 			return fail(e)
 		}
-		if e := w.wait(t, in); e != 0 {
+		src := fenceSource{handle: h, point: point}
+		if f.drv.tracing() {
+			if s := f.syncobjs.Find(h); s != nil {
+				src.syncobj = s.ID()
+				s.Put()
+			}
+		}
+		if e := w.wait(t, in, src); e != 0 {
 			return fail(e)
 		}
 		if flags&VIRTGPU_EXECBUF_SYNCOBJ_RESET != 0 {
@@ -627,7 +651,7 @@ func (f *File) parseDeps(t *Task, a *execbuf, w *inWaiter) ([]*fence.Syncobj, er
 			if s == nil {
 				return fail(errno.EINVAL)
 			}
-			resets = append(resets, s)
+			resets = append(resets, syncobjArg{s: s, handle: h})
 		}
 	}
 	return resets, 0
@@ -667,21 +691,30 @@ func (w *inWaiter) ops() []byte {
 	return b
 }
 
-func (w *inWaiter) wait(t *Task, in *fence.Fence) errno.Errno {
+// wait waits for in's leaves; src says where in came from, for the
+// timeline, which sees every leaf skipped or waited.
+func (w *inWaiter) wait(t *Task, in *fence.Fence, src fenceSource) errno.Errno {
+	drv := w.drv
 	for _, leaf := range fence.Unwrap(in) {
 		if leaf.Context() == w.own {
+			if drv.tracing() {
+				drv.skipped(t, leaf, src, timeline.SkipOwnContext)
+			}
 			continue
 		}
 		if w.host && !leaf.IsSignaled() && leaf.Seqno() != 0 {
-			if tl, ok := w.drv.timelineOf(leaf.Context()); ok && (len(w.waits) < maxHostWaits || w.waits[tl] != 0) {
+			if tl, ok := drv.timelineOf(leaf.Context()); ok && (len(w.waits) < maxHostWaits || w.waits[tl] != 0) {
 				if w.waits == nil {
 					w.waits = map[deviceTimeline]uint64{}
 				}
 				w.waits[tl] = max(w.waits[tl], leaf.Seqno())
+				if drv.tracing() {
+					drv.skipped(t, leaf, src, timeline.SkipHost)
+				}
 				continue
 			}
 		}
-		if e := leaf.Wait(t.Ctx, fence.Forever); e != 0 {
+		if e := drv.waitFence(t, leaf, src, fence.Forever); e != 0 {
 			return e
 		}
 	}

@@ -72,7 +72,7 @@ func (o *gemObject) put() {
 	if o.refs.Add(-1) != 0 {
 		return
 	}
-	o.drv.gpu.queueCmd(o.unrefCmd(), nil, device.CtrlHdrSize, nil, -1, nil)
+	o.drv.gpu.queueCmd(nil, o.unrefCmd(), nil, device.CtrlHdrSize, nil, -1, nil)
 	o.free()
 }
 
@@ -306,7 +306,7 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, cre
 	if fenced {
 		fc = g.fences.newFence(f.drv.d, 0, -1)
 	}
-	if e := g.queueCmd(create(o.resID, backing), nil, device.CtrlHdrSize, fc, -1, nil); e != 0 {
+	if e := g.queueCmd(t, create(o.resID, backing), nil, device.CtrlHdrSize, fc, -1, nil); e != 0 {
 		// No memory left for the request: undo, as a failed create does.
 		if fc != nil {
 			fc.Signal()
@@ -320,7 +320,7 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, cre
 	if blobMem == 0 {
 		attach := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, words(o.resID, 1))
 		attach = append(attach, memEntry(backing, bytes)...)
-		g.queueCmd(attach, nil, device.CtrlHdrSize, nil, -1, nil)
+		g.queueCmd(nil, attach, nil, device.CtrlHdrSize, nil, -1, nil)
 	}
 	h, e := f.gem.install(o)
 	if e != 0 {
@@ -363,7 +363,7 @@ func (f *File) attachToContext(t *Task, o *gemObject) {
 	if created {
 		req := cmdBuf(device.VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, words(o.resID, 0))
 		le.PutUint32(req[16:], ctx)
-		g.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+		g.queueCmd(nil, req, nil, device.CtrlHdrSize, nil, -1, nil)
 	}
 }
 
@@ -417,7 +417,7 @@ func virtgpuWait(f *File, t *Task, data []byte) errno.Errno {
 	}
 	deadline := f.drv.d.Now() + waitTimeout
 	for _, fc := range o.pendingFences() {
-		switch e := fc.Wait(t.Ctx, deadline); e {
+		switch e := f.drv.waitFence(t, fc, fenceSource{}, deadline); e {
 		case 0:
 		case errno.ETIME:
 			return errno.EBUSY
@@ -469,7 +469,7 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 	level, offset, stride, layerStride := w(7), w(8), w(9), w(10)
 	if !is3D {
 		req := cmdBuf(device.VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, words(x, y, bw, bh, offset, 0, o.resID, 0))
-		g.queueCmd(req, nil, device.CtrlHdrSize, nil, -1, nil)
+		g.queueCmd(nil, req, nil, device.CtrlHdrSize, nil, -1, nil)
 		return 0
 	}
 	if toHost {
@@ -487,7 +487,7 @@ func (f *File) transfer(t *Task, data []byte, toHost bool) errno.Errno {
 	le.PutUint32(req[16:], f.virt.ctxID)
 	f.ctxMu.unlock()
 	fc := g.fences.newFence(f.drv.d, 0, -1)
-	g.queueCmd(req, nil, device.CtrlHdrSize, fc, -1, nil)
+	g.queueCmd(t, req, nil, device.CtrlHdrSize, fc, -1, nil)
 	o.addFence(fc)
 	return 0
 }
@@ -548,7 +548,7 @@ func resourceCreateBlob(f *File, t *Task, data []byte) errno.Errno {
 		f.ctxMu.lock(f.drv.d, nil)
 		le.PutUint32(req[16:], f.virt.ctxID)
 		f.ctxMu.unlock()
-		g.queueCmd(req, stream, device.CtrlHdrSize, nil, -1, nil)
+		g.queueCmd(nil, req, stream, device.CtrlHdrSize, nil, -1, nil)
 	}
 	bytes := (size + pageSize - 1) &^ (pageSize - 1)
 	if bytes == 0 || bytes > kvmallocMax {

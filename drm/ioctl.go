@@ -300,15 +300,38 @@ func drmGetCap(f *File, t *Task, data []byte) errno.Errno {
 	return 0
 }
 
-// IoctlName is the name of a DRM ioctl request number fencelab knows
-// ("DRM_IOCTL_SYNCOBJ_WAIT"), or "" for one it does not.
+// IoctlName is the name of an ioctl request number fencelab knows: a DRM
+// one ("DRM_IOCTL_SYNCOBJ_WAIT") or a sync_file or sw_sync one
+// ("SYNC_IOC_MERGE"); "" for one it does not.
 func IoctlName(request uint32) string {
+	switch request {
+	case fence.SYNC_IOC_MERGE:
+		return "SYNC_IOC_MERGE"
+	case fence.SYNC_IOC_FILE_INFO:
+		return "SYNC_IOC_FILE_INFO"
+	case fence.SYNC_IOC_SET_DEADLINE:
+		return "SYNC_IOC_SET_DEADLINE"
+	case fence.SW_SYNC_IOC_CREATE_FENCE:
+		return "SW_SYNC_IOC_CREATE_FENCE"
+	case fence.SW_SYNC_IOC_INC:
+		return "SW_SYNC_IOC_INC"
+	case fence.SW_SYNC_GET_DEADLINE:
+		return "SW_SYNC_GET_DEADLINE"
+	}
+	if iocType(request) != DRM_IOCTL_BASE {
+		return ""
+	}
+	// Driver numbers (0x40..0x9f) sit inside the core table's range;
+	// they are looked up first, as drm_ioctl does.
 	nr := iocNr(request)
+	if nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END {
+		if int(nr-DRM_COMMAND_BASE) < len(driverIoctls) {
+			return driverIoctls[nr-DRM_COMMAND_BASE].name
+		}
+		return ""
+	}
 	if nr < coreIoctlCount {
 		return coreIoctls[nr].name
-	}
-	if nr >= DRM_COMMAND_BASE && int(nr-DRM_COMMAND_BASE) < len(driverIoctls) {
-		return driverIoctls[nr-DRM_COMMAND_BASE].name
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"fencelab/device"
 	"fencelab/errno"
 	"fencelab/fence"
+	"fencelab/timeline"
 )
 
 // Atomic mode setting: the ATOMIC ioctl, PAGE_FLIP and SETCRTC on top of
@@ -554,6 +555,7 @@ type commit struct {
 	pending     int // in-fences and flushes not yet signalled
 	when        int64
 	done        completion
+	serial      uint64 // the commit's number on the timeline
 }
 
 // lock takes the modeset locks for a whole commit, from reading the
@@ -637,7 +639,7 @@ func (drv *Driver) commit(f *File, t *Task, u *update, flags uint32) errno.Errno
 	if flags&DRM_MODE_ATOMIC_NONBLOCK == 0 {
 		for _, s := range u.new.planes {
 			if s.inFence != nil {
-				if e := s.inFence.Wait(t.Ctx, fence.Forever); e != 0 {
+				if e := drv.waitFence(t, s.inFence, fenceSource{}, fence.Forever); e != 0 {
 					return fail(e)
 				}
 			}
@@ -646,9 +648,15 @@ func (drv *Driver) commit(f *File, t *Task, u *update, flags uint32) errno.Errno
 	k.mu.Lock()
 	drv.swap(cm)
 	k.mu.Unlock()
+	if drv.tracing() {
+		drv.emitCommit(t, cm, flags)
+	}
 	for _, ev := range cm.events {
 		if ev.sync != nil {
 			t.FDs.Install(ev.fd, ev.sync)
+			if drv.tracing() {
+				drv.emit(timeline.Event{Kind: timeline.SyncFileCreated, Pid: t.Pid, FD: ev.fd, Fence: tlFence(ev.out)})
+			}
 		}
 	}
 	drv.arm(cm, flags&DRM_MODE_ATOMIC_NONBLOCK == 0)
@@ -701,6 +709,8 @@ func (drv *Driver) newCRTCFence(o int) *fence.Fence {
 // commit keeps those of the state it replaced until it is on screen.
 func (drv *Driver) swap(cm *commit) {
 	k, u := drv.kms, cm.u
+	k.serial++
+	cm.serial = k.serial
 	for p := range u.new.planes {
 		if u.planes&(1<<p) != 0 {
 			k.ref(u.new.planes[p].fb)
@@ -762,12 +772,38 @@ func (drv *Driver) arm(cm *commit, blocking bool) {
 	}
 	cm.pending = len(fences) + 1
 	k.mu.Unlock()
+	// A nonblocking commit's in-fences are the kernel's waits (a blocking
+	// one's caller has waited for them already).
+	trace := drv.tracing() && !blocking
 	for _, f := range fences {
+		if trace {
+			drv.armTraced(cm, f)
+			continue
+		}
 		if _, ok := f.AddCallback(func(*fence.Fence) { drv.ready(cm, false) }); !ok {
 			drv.ready(cm, false)
 		}
 	}
 	drv.ready(cm, blocking)
+}
+
+// armTraced is arm's wait for in-fence f of a nonblocking commit, as the
+// kernel's wait on the timeline: skipped if f has signalled, else
+// blocked until it does.
+func (drv *Driver) armTraced(cm *commit, f *fence.Fence) {
+	if f.IsSignaled() {
+		drv.skipped(nil, f, fenceSource{}, timeline.SkipSignalled)
+		drv.ready(cm, false)
+		return
+	}
+	drv.emit(waitEvent(timeline.WaitBlocked, nil, f, fenceSource{}))
+	woken := func(*fence.Fence) {
+		drv.emit(waitEvent(timeline.WaitWoken, nil, f, fenceSource{}))
+		drv.ready(cm, false)
+	}
+	if _, ok := f.AddCallback(woken); !ok {
+		woken(f)
+	}
 }
 
 // ready counts down the commit's in-fences; when none is left it is due
@@ -845,6 +881,14 @@ func (drv *Driver) program(cm *commit) {
 		}
 	}
 	cm.pending = flushes
+	if drv.tracing() {
+		// The vblanks this commit lands on.
+		for o := range u.new.crtcs {
+			if c := k.outs[o]; u.crtcs&(1<<o) != 0 && c.vbOn && c.nextVblank(now) == now {
+				drv.emit(timeline.Event{Kind: timeline.Vblank, Scanout: uint32(o), Count: uint64(c.count(now))})
+			}
+		}
+	}
 	// A cursor whose image changed is shown once its transfer is done (the
 	// kernel waits for that fence before it pings the cursor queue); a
 	// move goes out at once. Room is checked first, so that the commit
@@ -982,8 +1026,11 @@ func (drv *Driver) complete(cm *commit) {
 		}
 	}
 	k.mu.Unlock()
+	if drv.tracing() {
+		drv.emitFlips(cm)
+	}
 	for _, f := range signal {
-		f.Signal()
+		drv.signalFence(f)
 	}
 	for _, d := range out {
 		d.f.deliverEvent(d.ev)
@@ -1144,7 +1191,7 @@ func (drv *Driver) disableFB(fb *framebuffer) {
 			u.new.planes[p].fb, u.new.planes[p].crtc = nil, -1
 		}
 		k.mu.Unlock()
-		if u.planes == 0 || drv.commit(nil, &Task{Ctx: context.Background()}, u, 0) != errno.EINVAL {
+		if u.planes == 0 || drv.commit(nil, drv.kernelTask(), u, 0) != errno.EINVAL {
 			return
 		}
 	}

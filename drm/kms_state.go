@@ -34,6 +34,8 @@ type kmsState struct {
 	// dead are GEM objects whose last framebuffer went away while mu was
 	// held, to be put once it is released (see reap).
 	dead []*gemObject
+	// serial numbers the commits swapped in, from 1, for the timeline.
+	serial uint64
 }
 
 // planeState is a struct drm_plane_state: the framebuffer, the CRTC it
@@ -331,7 +333,7 @@ func (drv *Driver) probeOutputs() {
 	var mu sync.Mutex
 	if g.has(device.VIRTIO_GPU_F_EDID) {
 		for _, c := range k.outs {
-			g.queueCmd(cmdBuf(device.VIRTIO_GPU_CMD_GET_EDID, words(uint32(c.o), 0)), nil, device.CtrlHdrSize+8+1024, nil, -1, func(r []byte) {
+			g.queueCmd(nil, cmdBuf(device.VIRTIO_GPU_CMD_GET_EDID, words(uint32(c.o), 0)), nil, device.CtrlHdrSize+8+1024, nil, -1, func(r []byte) {
 				if le.Uint32(r) != device.VIRTIO_GPU_RESP_OK_EDID {
 					return
 				}

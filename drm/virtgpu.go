@@ -41,6 +41,7 @@ type capset struct{ id, maxVersion, maxSize uint32 }
 // gpu is the driver's view of its device (struct virtio_gpu_device): the
 // negotiated features, the control queue, the fence driver, the capsets.
 type gpu struct {
+	drv      *Driver
 	tr       Transport
 	mem      *virtio.Memory
 	features uint64
@@ -89,7 +90,7 @@ type vbuf struct {
 // answer within 5 s of virtual time leaves the driver without capsets).
 // It fails if the device cannot be driven.
 func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) error {
-	g := &gpu{tr: tr, mem: mem, d: drv.d, alloc: newGuestAlloc(arena, size), pending: map[uint16]*vbuf{}}
+	g := &gpu{drv: drv, tr: tr, mem: mem, d: drv.d, alloc: newGuestAlloc(arena, size), pending: map[uint16]*vbuf{}}
 	tr.SetStatus(0)
 	tr.SetStatus(virtio.VIRTIO_CONFIG_S_ACKNOWLEDGE | virtio.VIRTIO_CONFIG_S_DRIVER)
 	g.features = tr.DeviceFeatures() & driverFeatures
@@ -117,6 +118,7 @@ func (drv *Driver) Probe(tr Transport, mem *virtio.Memory, arena, size uint64) e
 	g.scanouts = min(le.Uint32(cfg[8:]), device.VIRTIO_GPU_MAX_SCANOUTS)
 	ncapsets := le.Uint32(cfg[12:])
 	g.fences.context = drv.d.AllocContexts(1)
+	g.fences.drv = drv
 	drv.gpu = g
 	drv.kms = drv.newKMS(int(g.scanouts))
 	tr.SetStatus(tr.Status() | virtio.VIRTIO_CONFIG_S_DRIVER_OK)
@@ -196,7 +198,10 @@ func cmdBuf(typ uint32, body []byte) []byte {
 // to give room back (a hung device therefore blocks the caller, as it
 // does on Linux). A request larger than the whole arena is ENOMEM, before
 // anything happens.
-func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring int, done func([]byte)) errno.Errno {
+//
+// t is the task the request is made for (nil: the kernel's own), which
+// the timeline names as the emitter of its fence.
+func (g *gpu) queueCmd(t *Task, req, data []byte, respSize uint32, f *fence.Fence, ring int, done func([]byte)) errno.Errno {
 	if !g.fits(len(req), len(data), respSize) {
 		return errno.ENOMEM
 	}
@@ -242,12 +247,18 @@ func (g *gpu) queueCmd(req, data []byte, respSize uint32, f *fence.Fence, ring i
 	}
 	if f != nil {
 		g.fences.emit(g.mem, reqAddr, f, ring)
+		if g.drv.tracing() {
+			g.drv.emitFence(t, f, reqAddr)
+		}
 	}
 	head, err := g.ctrl.Add(readable, []virtio.Buf{{Addr: v.resp, Len: respSize}})
 	if err != nil {
 		panic("drm: a control queue with room refused a chain: " + err.Error())
 	}
 	g.pending[head] = v
+	if g.drv.tracing() {
+		g.drv.emitQueueAdd(device.ControlQ, head, reqAddr)
+	}
 	notify := g.ctrl.Kick()
 	g.qmu.Unlock()
 	if notify {
@@ -288,6 +299,9 @@ func (drv *Driver) tryQueueAll(reqs []queuedCmd, onFenced func()) (queued, notif
 		if r.fenced {
 			v.fence = g.fences.newFence(drv.d, 0, -1)
 			g.fences.emit(g.mem, reqAddr, v.fence, -1)
+			if drv.tracing() {
+				drv.emitFence(nil, v.fence, reqAddr)
+			}
 			v.fence.AddCallback(func(*fence.Fence) { onFenced() })
 		}
 		head, err := g.ctrl.Add([]virtio.Buf{{Addr: reqAddr, Len: uint32(len(r.req))}}, []virtio.Buf{{Addr: resp, Len: device.CtrlHdrSize}})
@@ -295,6 +309,9 @@ func (drv *Driver) tryQueueAll(reqs []queuedCmd, onFenced func()) (queued, notif
 			panic("drm: a control queue with room refused a chain: " + err.Error())
 		}
 		g.pending[head] = v
+		if drv.tracing() {
+			drv.emitQueueAdd(device.ControlQ, head, reqAddr)
+		}
 	}
 	return true, g.ctrl.Kick()
 }
@@ -319,6 +336,9 @@ func (g *gpu) tryCursor(req []byte) (queued, notify bool) {
 		panic("drm: a cursor queue with room refused a chain: " + err.Error())
 	}
 	g.cursorBufs[head] = addr
+	if g.drv.tracing() {
+		g.drv.emitQueueAdd(device.CursorQ, head, addr)
+	}
 	return true, g.cursor.Kick()
 }
 
@@ -353,7 +373,7 @@ func (g *gpu) fits(req, data int, resp uint32) bool {
 // wait_event on resp_cb); the answer is handed to done.
 func (g *gpu) sync(ctx context.Context, req []byte, respSize uint32, done func([]byte)) errno.Errno {
 	var answered completion
-	e := g.queueCmd(req, nil, respSize, nil, -1, func(r []byte) { done(r); answered.complete() })
+	e := g.queueCmd(nil, req, nil, respSize, nil, -1, func(r []byte) { done(r); answered.complete() })
 	if e != 0 {
 		return e
 	}
@@ -428,6 +448,7 @@ func (drv *Driver) Interrupt(q int) {
 // counter, the global fence context, and the fences emitted and not yet
 // signalled, in emission order.
 type fenceDriver struct {
+	drv     *Driver
 	mu      sync.Mutex
 	context uint64 // the device-global dma-fence context
 	counter uint64
@@ -516,9 +537,9 @@ func (fd *fenceDriver) process(id uint64) {
 	fd.pending = kept
 	fd.mu.Unlock()
 	for _, f := range signal {
-		f.Signal()
+		fd.drv.signalFence(f)
 	}
-	target.f.Signal()
+	fd.drv.signalFence(target.f)
 }
 
 // guestAlloc hands out 16-byte-aligned pieces of a guest-memory arena,

@@ -21,6 +21,8 @@ type Domain struct {
 	nextContext atomic.Uint64
 	stub        *Fence
 	blocker     atomic.Pointer[func() Waiter]
+	tracer      atomic.Pointer[Tracer]
+	nextSyncobj atomic.Uint32 // the last syncobj id handed out
 
 	live liveCounters
 }

@@ -27,6 +27,9 @@ func (t *SyncobjTable) Create(a *DrmSyncobjCreate) errno.Errno {
 		return e
 	}
 	a.Handle = h
+	if tr := t.d.tracing(); tr != nil && a.Flags&DRM_SYNCOBJ_CREATE_SIGNALED != 0 {
+		tr.Trace(Trace{Op: TraceSignal, Syncobj: s.id, Handle: h, Fence: s.Fence()})
+	}
 	return 0
 }
 
@@ -77,13 +80,16 @@ func (t *SyncobjTable) HandleToFD(ft FDTable, a *DrmSyncobjHandle) errno.Errno {
 		if e != 0 {
 			return e
 		}
-		f, e := t.FindFence(nil, a.Handle, 0, 0)
+		f, id, e := t.findFence(nil, a.Handle, 0, 0)
 		if e != 0 {
 			ft.Unreserve(fd)
 			return e
 		}
 		ft.Install(fd, t.d.NewSyncFile(f))
 		a.Fd = fd
+		if tr := t.d.tracing(); tr != nil {
+			tr.Trace(Trace{Op: TraceSyncFile, FD: fd, Fence: f, SrcSyncobj: id, SrcHandle: a.Handle})
+		}
 		return 0
 	}
 	return errno.EINVAL
@@ -130,6 +136,9 @@ func (t *SyncobjTable) FDToHandle(ft FDTable, a *DrmSyncobjHandle) errno.Errno {
 			return errno.ENOENT
 		}
 		defer s.Put()
+		if tr := t.d.tracing(); tr != nil {
+			tr.Trace(Trace{Op: TraceReplace, Syncobj: s.id, Handle: a.Handle, Fence: f, SrcFD: a.Fd})
+		}
 		s.ReplaceFence(f)
 		return 0
 	}
@@ -142,15 +151,23 @@ func (t *SyncobjTable) FDToHandle(ft FDTable, a *DrmSyncobjHandle) errno.Errno {
 // see [Syncobj.FindFence]. (Linux 6.12 leaks a syncobj reference on the
 // flags error; fencelab does not.)
 func (t *SyncobjTable) FindFence(ctx context.Context, handle uint32, point uint64, flags uint32) (*Fence, errno.Errno) {
+	f, _, e := t.findFence(ctx, handle, point, flags)
+	return f, e
+}
+
+// findFence is FindFence that also returns the syncobj's id (0 when the
+// handle is unknown).
+func (t *SyncobjTable) findFence(ctx context.Context, handle uint32, point uint64, flags uint32) (*Fence, uint32, errno.Errno) {
 	s := t.Find(handle)
 	if s == nil {
-		return nil, errno.ENOENT
+		return nil, 0, errno.ENOENT
 	}
 	defer s.Put()
 	if flags&^DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT != 0 {
-		return nil, errno.EINVAL
+		return nil, s.id, errno.EINVAL
 	}
-	return s.FindFence(ctx, point, flags&DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT != 0)
+	f, e := s.findFence(ctx, point, flags&DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT != 0, handle)
+	return f, s.id, e
 }
 
 // Wait is DRM_IOCTL_SYNCOBJ_WAIT (drm_syncobj_wait_ioctl): flags other than
@@ -168,12 +185,12 @@ func (t *SyncobjTable) Wait(ctx context.Context, mem UserMemory, a *DrmSyncobjWa
 	if a.CountHandles == 0 {
 		return 0
 	}
-	objs, e := t.FindArray(mem, a.Handles, a.CountHandles)
+	objs, handles, e := t.findArray(mem, a.Handles, a.CountHandles)
 	if e != 0 {
 		return e
 	}
 	defer PutAll(objs)
-	first, e := t.d.waitArray(ctx, mem, objs, 0, a.Flags, a.TimeoutNsec, a.DeadlineNsec)
+	first, e := t.d.waitArray(ctx, mem, objs, handles, 0, a.Flags, a.TimeoutNsec, a.DeadlineNsec)
 	if e != 0 {
 		return e
 	}
@@ -194,12 +211,12 @@ func (t *SyncobjTable) TimelineWait(ctx context.Context, mem UserMemory, a *DrmS
 	if a.CountHandles == 0 {
 		return 0
 	}
-	objs, e := t.FindArray(mem, a.Handles, a.CountHandles)
+	objs, handles, e := t.findArray(mem, a.Handles, a.CountHandles)
 	if e != 0 {
 		return e
 	}
 	defer PutAll(objs)
-	first, e := t.d.waitArray(ctx, mem, objs, a.Points, a.Flags, a.TimeoutNsec, a.DeadlineNsec)
+	first, e := t.d.waitArray(ctx, mem, objs, handles, a.Points, a.Flags, a.TimeoutNsec, a.DeadlineNsec)
 	if e != 0 {
 		return e
 	}
@@ -211,12 +228,16 @@ func (t *SyncobjTable) TimelineWait(ctx context.Context, mem UserMemory, a *DrmS
 // an all-or-nothing lookup every syncobj's fence is set to nil. O(n) for n
 // handles, plus the re-evaluation of their waiters.
 func (t *SyncobjTable) Reset(mem UserMemory, a *DrmSyncobjArray) errno.Errno {
-	objs, e := t.arrayArgs(mem, a.Handles, a.CountHandles, a.Pad)
+	objs, handles, e := t.arrayArgs(mem, a.Handles, a.CountHandles, a.Pad)
 	if e != 0 {
 		return e
 	}
 	defer PutAll(objs)
-	for _, s := range objs {
+	tr := t.d.tracing()
+	for i, s := range objs {
+		if tr != nil {
+			tr.Trace(Trace{Op: TraceReset, Syncobj: s.id, Handle: le.Uint32(handles[4*i:])})
+		}
 		s.ReplaceFence(nil)
 	}
 	return 0
@@ -226,23 +247,29 @@ func (t *SyncobjTable) Reset(mem UserMemory, a *DrmSyncobjArray) errno.Errno {
 // an all-or-nothing lookup every syncobj's fence is replaced by a new
 // private stub stamped now (a timeline chain is discarded). O(n).
 func (t *SyncobjTable) Signal(mem UserMemory, a *DrmSyncobjArray) errno.Errno {
-	objs, e := t.arrayArgs(mem, a.Handles, a.CountHandles, a.Pad)
+	objs, handles, e := t.arrayArgs(mem, a.Handles, a.CountHandles, a.Pad)
 	if e != 0 {
 		return e
 	}
 	defer PutAll(objs)
-	for _, s := range objs {
-		s.ReplaceFence(t.d.NewStub(t.d.Now()))
+	tr := t.d.tracing()
+	for i, s := range objs {
+		stub := t.d.NewStub(t.d.Now())
+		if tr != nil {
+			tr.Trace(Trace{Op: TraceSignal, Syncobj: s.id, Handle: le.Uint32(handles[4*i:]), Fence: stub})
+		}
+		s.ReplaceFence(stub)
 	}
 	return 0
 }
 
-// arrayArgs is the shared head of RESET and SIGNAL.
-func (t *SyncobjTable) arrayArgs(mem UserMemory, handles uint64, count, pad uint32) ([]*Syncobj, errno.Errno) {
+// arrayArgs is the shared head of RESET and SIGNAL: the syncobjs, and the
+// handles as copied in.
+func (t *SyncobjTable) arrayArgs(mem UserMemory, handles uint64, count, pad uint32) ([]*Syncobj, []byte, errno.Errno) {
 	if pad != 0 || count == 0 {
-		return nil, errno.EINVAL
+		return nil, nil, errno.EINVAL
 	}
-	return t.FindArray(mem, handles, count)
+	return t.findArray(mem, handles, count)
 }
 
 // TimelineSignal is DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL: flags ≠ 0 or count 0
@@ -253,7 +280,7 @@ func (t *SyncobjTable) TimelineSignal(mem UserMemory, a *DrmSyncobjTimelineArray
 	if a.Flags != 0 || a.CountHandles == 0 {
 		return errno.EINVAL
 	}
-	objs, e := t.FindArray(mem, a.Handles, a.CountHandles)
+	objs, handles, e := t.findArray(mem, a.Handles, a.CountHandles)
 	if e != 0 {
 		return e
 	}
@@ -262,7 +289,11 @@ func (t *SyncobjTable) TimelineSignal(mem UserMemory, a *DrmSyncobjTimelineArray
 	if e != 0 {
 		return e
 	}
+	tr := t.d.tracing()
 	for i, s := range objs {
+		if tr != nil {
+			tr.Trace(Trace{Op: TraceSignal, Syncobj: s.id, Handle: le.Uint32(handles[4*i:]), Point: points[i], Fence: t.d.stub})
+		}
 		s.AddPoint(t.d.stub, points[i])
 	}
 	return 0
@@ -308,12 +339,20 @@ func (t *SyncobjTable) Transfer(ctx context.Context, a *DrmSyncobjTransfer) errn
 		return errno.ENOENT
 	}
 	defer dst.Put()
-	f, e := t.FindFence(ctx, a.SrcHandle, a.SrcPoint, a.Flags)
+	f, src, e := t.findFence(ctx, a.SrcHandle, a.SrcPoint, a.Flags)
 	if e != 0 {
 		return e
 	}
+	placed := f
 	if a.DstPoint != 0 {
-		dst.AddPoint(t.d.Merge(f), a.DstPoint)
+		placed = t.d.Merge(f)
+	}
+	if tr := t.d.tracing(); tr != nil {
+		tr.Trace(Trace{Op: TraceTransfer, Syncobj: dst.id, Handle: a.DstHandle, Point: a.DstPoint, Fence: placed,
+			SrcSyncobj: src, SrcHandle: a.SrcHandle, SrcPoint: a.SrcPoint, SrcFence: f})
+	}
+	if a.DstPoint != 0 {
+		dst.AddPoint(placed, a.DstPoint)
 	} else {
 		dst.ReplaceFence(f)
 	}
@@ -346,7 +385,7 @@ func (t *SyncobjTable) Eventfd(ft FDTable, a *DrmSyncobjEventfd) errno.Errno {
 		file.DecRef()
 		return errno.EINVAL
 	}
-	s.addEventfd(&eventfdEntry{ev: ev, point: a.Point, flags: a.Flags})
+	s.addEventfd(&eventfdEntry{ev: ev, point: a.Point, flags: a.Flags, d: t.d, syncobj: s.id, handle: a.Handle, fd: a.Fd})
 	return 0
 }
 
@@ -397,7 +436,10 @@ type waitEntry struct {
 // before now (0 and negative values included) the call polls. The kernel
 // rounds a future timeout up to whole jiffies; virtual time needs no such
 // rounding, so the wait ends exactly at the deadline.
-func (d *Domain) waitArray(ctx context.Context, mem UserMemory, objs []*Syncobj, pointsAddr uint64, flags uint32, timeout int64, deadlineNsec uint64) (uint32, errno.Errno) {
+//
+// handles are the u32 handles objs were found under, as copied in; the
+// traces of a wait that blocks name them.
+func (d *Domain) waitArray(ctx context.Context, mem UserMemory, objs []*Syncobj, handles []byte, pointsAddr uint64, flags uint32, timeout int64, deadlineNsec uint64) (uint32, errno.Errno) {
 	points, e := copyPoints(mem, pointsAddr, len(objs))
 	if e != 0 {
 		return 0, e
@@ -484,8 +526,50 @@ func (d *Domain) waitArray(ctx context.Context, mem UserMemory, objs []*Syncobj,
 		}
 		return n == len(entries)
 	}
-	if e := d.block(ctx, timeout, wake, done); e != 0 {
+	tr := d.tracing()
+	if tr != nil && !done() && timeout > d.Now() {
+		// It will sleep: say on what. (done is what block calls first;
+		// calling it once more changes nothing.)
+		for i := range entries {
+			f := entries[i].w.captured()
+			if f != nil && (available || f.IsSignaled()) {
+				continue
+			}
+			tr.Trace(Trace{Op: TraceWaitBlocked, Syncobj: objs[i].id, Handle: le.Uint32(handles[4*i:]), Point: points[i], Fence: f})
+		}
+	} else {
+		tr = nil
+	}
+	e = d.block(ctx, timeout, wake, done)
+	if tr != nil {
+		woken := Trace{Op: TraceWaitWoken, Errno: e}
+		if e == 0 {
+			// What ended it: the first entry that counts, or with WAIT_ALL
+			// the last fence to signal.
+			i := int(first)
+			if all {
+				i = latest(entries)
+			}
+			woken.Syncobj, woken.Handle, woken.Point, woken.Fence = objs[i].id, le.Uint32(handles[4*i:]), points[i], entries[i].w.captured()
+		}
+		tr.Trace(woken)
+	}
+	if e != 0 {
 		return 0, e
 	}
 	return first, 0
+}
+
+// latest returns the index of the entry whose captured fence signalled
+// last (the lowest index among equals; 0 if none has).
+func latest(entries []waitEntry) int {
+	best, at := 0, int64(0)
+	for i := range entries {
+		if f := entries[i].w.captured(); f != nil {
+			if ts, ok := f.Timestamp(); ok && (ts > at || i == 0) {
+				best, at = i, ts
+			}
+		}
+	}
+	return best
 }

@@ -115,7 +115,11 @@ func (t *Timeline) DecRef() {
 	t.pending = nil
 	t.mu.Unlock()
 	now := t.d.Now()
+	tr := t.d.tracing()
 	for _, pt := range pending {
+		if tr != nil {
+			tr.Trace(Trace{Op: TraceFenceSignalled, Fence: pt, Errno: errno.ENOENT})
+		}
 		pt.signal(errno.ENOENT, now)
 	}
 	t.d.live.timelines.Add(-1)
@@ -126,6 +130,12 @@ func (t *Timeline) DecRef() {
 // pending point that already exists with the same value is shared.
 // O(log n + n) for n pending points (a sorted insert).
 func (t *Timeline) CreateFence(value uint32) *Fence {
+	f, _ := t.createFence(value)
+	return f
+}
+
+// createFence is CreateFence, also saying whether the fence is new.
+func (t *Timeline) createFence(value uint32) (*Fence, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	// The kernel's rb-tree orders points by the 32-bit wrap-around
@@ -134,16 +144,16 @@ func (t *Timeline) CreateFence(value uint32) *Fence {
 		return cmpWrap32(uint32(f.Seqno()), v)
 	})
 	if found {
-		return t.pending[i]
+		return t.pending[i], false
 	}
 	f := t.d.NewFence(t.context, uint64(value), "sw_sync", t.name)
 	f.sw = &swPoint{}
 	if !seqnoLater(uint64(value), uint64(t.value), false) {
 		f.signal(0, t.d.Now())
-		return f
+		return f, true
 	}
 	t.pending = slices.Insert(t.pending, i, f)
-	return f
+	return f, true
 }
 
 // cmpWrap32 orders a and b by their 32-bit wrap-around difference.
@@ -183,7 +193,11 @@ func (t *Timeline) signal(inc uint32) {
 	t.pending = slices.Delete(t.pending, 0, n)
 	t.mu.Unlock()
 	now := t.d.Now()
+	tr := t.d.tracing()
 	for _, pt := range done {
+		if tr != nil {
+			tr.Trace(Trace{Op: TraceFenceSignalled, Fence: pt})
+		}
 		pt.signal(0, now)
 	}
 }
@@ -222,7 +236,8 @@ func (t *Timeline) ioctlCreateFence(mem UserMemory, ft FDTable, arg uint64) errn
 	}
 	var a SwSyncCreateFenceData
 	a.Unmarshal(b[:])
-	sf := t.d.NewSyncFile(t.CreateFence(a.Value))
+	f, made := t.createFence(a.Value)
+	sf := t.d.NewSyncFile(f)
 	a.Fence = fd
 	a.Marshal(b[:])
 	if e := mem.CopyOut(arg, b[:]); e != 0 {
@@ -231,6 +246,16 @@ func (t *Timeline) ioctlCreateFence(mem UserMemory, ft FDTable, arg uint64) errn
 		return e
 	}
 	ft.Install(fd, sf)
+	if tr := t.d.tracing(); tr != nil {
+		// A point the counter had already reached is made signalled.
+		if made {
+			tr.Trace(Trace{Op: TraceFenceEmitted, Fence: f})
+			if f.IsSignaled() {
+				tr.Trace(Trace{Op: TraceFenceSignalled, Fence: f})
+			}
+		}
+		tr.Trace(Trace{Op: TraceSyncFile, FD: fd, Fence: f})
+	}
 	return 0
 }
 

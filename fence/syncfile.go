@@ -148,6 +148,10 @@ func (s *SyncFile) ioctlMerge(mem UserMemory, ft FDTable, arg uint64) errno.Errn
 		return e
 	}
 	ft.Install(fd, merged)
+	if tr := s.d.tracing(); tr != nil {
+		tr.Trace(Trace{Op: TraceMerge, FD: fd, Fence: merged.fence, SrcFD: -1, SrcFence: s.fence})
+		tr.Trace(Trace{Op: TraceMerge, FD: fd, Fence: merged.fence, SrcFD: a.Fd2, SrcFence: other.fence})
+	}
 	return 0
 }
 

@@ -27,6 +27,7 @@ const WaitForSubmitTimeout int64 = 5_000_000_000
 // of an operation each hold one.
 type Syncobj struct {
 	d    *Domain
+	id   uint32
 	refs atomic.Int64
 
 	// mu guards the fields below it.
@@ -39,7 +40,7 @@ type Syncobj struct {
 // NewSyncobj returns a syncobj with one reference, empty or (signaled)
 // holding a new private stub stamped now, as drm_syncobj_create.
 func (d *Domain) NewSyncobj(signaled bool) *Syncobj {
-	s := &Syncobj{d: d}
+	s := &Syncobj{d: d, id: d.nextSyncobj.Add(1)}
 	s.refs.Store(1)
 	d.live.syncobjs.Add(1)
 	if signaled {
@@ -47,6 +48,12 @@ func (d *Domain) NewSyncobj(signaled bool) *Syncobj {
 	}
 	return s
 }
+
+// ID returns the syncobj's id: unique in its domain, numbered from 1 in
+// creation order, so the same run numbers its syncobjs the same. (A
+// syncobj has a different handle in each file holding it; a timeline
+// names it by this.)
+func (s *Syncobj) ID() uint32 { return s.id }
 
 // Get takes a reference (drm_syncobj_get).
 func (s *Syncobj) Get() { s.refs.Add(1) }
@@ -256,6 +263,12 @@ func (s *Syncobj) removeWait(w *syncobjWaiter) {
 // A point already signalled and collected gives the global stub.
 // O(log p) for p pending points, plus the wait.
 func (s *Syncobj) FindFence(ctx context.Context, point uint64, waitForSubmit bool) (*Fence, errno.Errno) {
+	return s.findFence(ctx, point, waitForSubmit, 0)
+}
+
+// findFence is FindFence by a caller holding s as handle, which a wait
+// names in its traces.
+func (s *Syncobj) findFence(ctx context.Context, point uint64, waitForSubmit bool, handle uint32) (*Fence, errno.Errno) {
 	if f, ok := s.Resolve(point); ok {
 		return f, 0
 	}
@@ -266,17 +279,37 @@ func (s *Syncobj) FindFence(ctx context.Context, point uint64, waitForSubmit boo
 	s.addWait(w)
 	defer s.removeWait(w)
 	deadline := s.d.Now() + WaitForSubmitTimeout
-	if e := s.d.block(ctx, deadline, w.wake, func() bool { return w.captured() != nil }); e != 0 {
+	available := func() bool { return w.captured() != nil }
+	tr := s.d.tracing()
+	if tr != nil && !available() {
+		tr.Trace(Trace{Op: TraceWaitBlocked, Syncobj: s.id, Handle: handle, Point: point})
+	} else {
+		tr = nil
+	}
+	e := s.d.block(ctx, deadline, w.wake, available)
+	if tr != nil {
+		woken := Trace{Op: TraceWaitWoken, Errno: e}
+		if e == 0 {
+			woken.Syncobj, woken.Handle, woken.Point, woken.Fence = s.id, handle, point, w.captured()
+		}
+		tr.Trace(woken)
+	}
+	if e != 0 {
 		return nil, e
 	}
 	return w.captured(), 0
 }
 
-// eventfdEntry is struct syncobj_eventfd_entry.
+// eventfdEntry is struct syncobj_eventfd_entry, with what its trace
+// names: the syncobj, and the handle and eventfd fd it was registered with.
 type eventfdEntry struct {
-	ev    Eventfd
-	point uint64
-	flags uint32
+	ev      Eventfd
+	point   uint64
+	flags   uint32
+	d       *Domain
+	syncobj uint32
+	handle  uint32
+	fd      int32
 }
 
 // arm is the second half of syncobj_eventfd_entry_func, once the point is
@@ -284,15 +317,21 @@ type eventfdEntry struct {
 // (at once if it already has). The registration fires at most once.
 func (ev *eventfdEntry) arm(f *Fence) {
 	if ev.flags&DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE != 0 {
-		ev.fire()
+		ev.fire(f)
 		return
 	}
-	if _, ok := f.AddCallback(func(*Fence) { ev.fire() }); !ok {
-		ev.fire()
+	if _, ok := f.AddCallback(func(*Fence) { ev.fire(f) }); !ok {
+		ev.fire(f)
 	}
 }
 
-func (ev *eventfdEntry) fire() {
+func (ev *eventfdEntry) fire(f *Fence) {
+	if ev.d != nil {
+		if tr := ev.d.tracing(); tr != nil {
+			tr.Trace(Trace{Op: TraceEventfd, Eventfd: ev.ev, FD: ev.fd, Syncobj: ev.syncobj,
+				Handle: ev.handle, Point: ev.point, Fence: f})
+		}
+	}
 	ev.ev.Signal(1)
 	ev.free()
 }

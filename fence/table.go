@@ -131,27 +131,34 @@ func (t *SyncobjTable) Close() {
 // in which case no reference is kept (all or nothing). On success the
 // caller owns one reference per entry; see [PutAll]. O(n).
 func (t *SyncobjTable) FindArray(mem UserMemory, addr uint64, count uint32) ([]*Syncobj, errno.Errno) {
+	objs, _, e := t.findArray(mem, addr, count)
+	return objs, e
+}
+
+// findArray is FindArray that also returns the handles as copied in
+// (little-endian u32s), which traces name.
+func (t *SyncobjTable) findArray(mem UserMemory, addr uint64, count uint32) ([]*Syncobj, []byte, errno.Errno) {
 	// The kernel allocates the u32 handles, copies them in, and only then
 	// allocates the array of pointers: so a count whose pointers would not
 	// fit but whose handles would faults before it runs out of memory.
 	if uint64(count)*4 > kmallocMax {
-		return nil, errno.ENOMEM
+		return nil, nil, errno.ENOMEM
 	}
 	raw := make([]byte, int(count)*4)
 	if e := mem.CopyIn(addr, raw); e != 0 {
-		return nil, e
+		return nil, nil, e
 	}
 	if uint64(count)*8 > kmallocMax {
-		return nil, errno.ENOMEM
+		return nil, nil, errno.ENOMEM
 	}
 	objs := make([]*Syncobj, count)
 	for i := range objs {
 		if objs[i] = t.Find(le.Uint32(raw[i*4:])); objs[i] == nil {
 			PutAll(objs[:i])
-			return nil, errno.ENOENT
+			return nil, nil, errno.ENOENT
 		}
 	}
-	return objs, 0
+	return objs, raw, 0
 }
 
 // PutAll drops one reference on each syncobj.

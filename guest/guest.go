@@ -26,6 +26,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"fencelab/drm"
+	"fencelab/timeline"
 )
 
 // Runtime compiles and runs guest modules. It is safe for concurrent use.
@@ -84,6 +85,10 @@ type Process struct {
 	Stdin  io.Reader // nil: end of file at once
 	Stdout io.Writer
 	Stderr io.Writer
+	// Sink receives the runtime's timeline events (nil: none): a poll
+	// that sleeps on sync_files, as the waits of process Task.Pid. The
+	// kernel's events are the driver's (drm.Driver.SetTrace).
+	Sink timeline.Sink
 }
 
 type procKey struct{}

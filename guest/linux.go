@@ -10,6 +10,7 @@ import (
 	"fencelab/drm"
 	"fencelab/errno"
 	"fencelab/fence"
+	"fencelab/timeline"
 )
 
 // The linux module: the guest ABI's system calls (guests/ABI.md). Every argument is an
@@ -189,6 +190,12 @@ func (p *proc) poll(addr uint64, nfds uint32, timeout int32) int32 {
 	if timeout >= 0 {
 		deadline = d.Now() + int64(timeout)*1_000_000
 	}
+	var tr *pollTrace
+	var trace pollTrace
+	if p.Sink != nil {
+		trace.p = p
+		tr = &trace
+	}
 	for {
 		// Watch every file before looking at it, so that a change between
 		// the look and the wait still wakes us.
@@ -210,8 +217,11 @@ func (p *proc) poll(addr uint64, nfds uint32, timeout int32) int32 {
 						cancels = append(cancels, pf.Watch(w))
 						mask = pf.Poll()
 					}
-					f.DecRef()
 					revents = uint16(mask) & (events | drm.POLLERR | drm.POLLHUP)
+					if tr != nil {
+						tr.saw(fd, f, revents)
+					}
+					f.DecRef()
 				}
 			}
 			le.PutUint16(e[6:], revents)
@@ -220,21 +230,103 @@ func (p *proc) poll(addr uint64, nfds uint32, timeout int32) int32 {
 			}
 		}
 		if ready == 0 && deadline > d.Now() {
+			if tr != nil {
+				tr.blocked()
+			}
 			w.Wait(p.Task.Ctx, deadline)
 		}
 		for _, c := range cancels {
 			c()
 		}
 		if ready > 0 || deadline <= d.Now() {
+			if tr != nil {
+				tr.woken(ready)
+			}
 			if p.mem.CopyOut(addr, buf) != 0 {
 				return -int32(errno.EFAULT)
 			}
 			return ready
 		}
 		if ctx := p.Task.Ctx; ctx != nil && ctx.Err() != nil {
+			if tr != nil {
+				tr.woken(-1)
+			}
 			return -int32(errno.EINTR)
 		}
+		if tr != nil {
+			tr.next()
+		}
 	}
+}
+
+// pollTrace reports a poll that sleeps on sync_files as a wait on their
+// fences (timeline.WaitBlocked, one per fence; then timeline.WaitWoken).
+// A poll sleeping on other files only (eventfds, DRM events) waits for
+// no fence and is not reported.
+type pollTrace struct {
+	p       *proc
+	pending []polledFence // this pass's sync_files not ready
+	first   polledFence   // this pass's first ready sync_file
+	slept   polledFence   // the first one slept on; zero until then
+}
+
+type polledFence struct {
+	fd int32
+	f  *fence.Fence
+}
+
+// saw notes fd's file and readiness in this pass over the entries.
+func (t *pollTrace) saw(fd int32, file fence.File, revents uint16) {
+	sf, ok := file.(*fence.SyncFile)
+	if !ok {
+		return
+	}
+	switch {
+	case revents&drm.POLLIN == 0:
+		t.pending = append(t.pending, polledFence{fd, sf.Fence()})
+	case t.first.f == nil:
+		t.first = polledFence{fd, sf.Fence()}
+	}
+}
+
+// next starts another pass.
+func (t *pollTrace) next() { t.pending, t.first = t.pending[:0], polledFence{} }
+
+// blocked is the poll going to sleep: the first time, on each fence.
+func (t *pollTrace) blocked() {
+	if t.slept.f != nil || len(t.pending) == 0 {
+		return
+	}
+	t.slept = t.pending[0]
+	for _, pf := range t.pending {
+		t.emit(timeline.WaitBlocked, pf, 0)
+	}
+}
+
+// woken ends a wait that was reported: with the first sync_file ready,
+// at the timeout (ready 0) or interrupted (ready < 0).
+func (t *pollTrace) woken(ready int32) {
+	if t.slept.f == nil {
+		return
+	}
+	switch {
+	case ready > 0 && t.first.f != nil:
+		t.emit(timeline.WaitWoken, t.first, 0)
+	case ready > 0: // another file became ready
+		t.emit(timeline.WaitWoken, polledFence{fd: t.slept.fd}, 0)
+	case ready == 0:
+		t.emit(timeline.WaitWoken, polledFence{fd: t.slept.fd}, errno.ETIME)
+	default:
+		t.emit(timeline.WaitWoken, polledFence{fd: t.slept.fd}, errno.ERESTARTSYS)
+	}
+}
+
+func (t *pollTrace) emit(k timeline.Kind, pf polledFence, e errno.Errno) {
+	ev := timeline.Event{Time: t.p.Drv.Domain().Now(), Kind: k, Pid: t.p.Task.Pid, FD: pf.fd, Errno: uint16(e)}
+	if f := pf.f; f != nil && f.Context() != 0 {
+		ev.Fence = timeline.Fence{Context: f.Context(), Seqno: f.Seqno()}
+	}
+	t.p.Sink.Emit(ev)
 }
 
 var le = binary.LittleEndian

@@ -7,7 +7,9 @@
 // when none can run, virtual time jumps to the next thing due (a device
 // job finishing, a timeout, a vblank) and what that wakes runs next. So
 // the same processes, configuration and inputs give the same timeline,
-// bit for bit, however fast the host is.
+// bit for bit, however fast the host is. That timeline is recorded, when
+// [Config].Sink asks for it, from every layer into one sink, in the order
+// things happen (package timeline).
 //
 // Processes here are Go functions making system calls through a
 // [Process]; the guest runtime (package guest, planned) runs WebAssembly
@@ -28,6 +30,7 @@ import (
 	"fencelab/fence"
 	"fencelab/guest"
 	"fencelab/internal/flatmem"
+	"fencelab/timeline"
 	"fencelab/virtio"
 )
 
@@ -57,6 +60,22 @@ type Config struct {
 	// of the device to the device to wait for, instead of waiting in the
 	// guest kernel (drm.Driver.SetHostWaits; off as in Linux 6.12).
 	HostWaits bool
+	// Sink receives the machine's timeline: every layer's events, in the
+	// order they happen, stamped with virtual time. The device's (its
+	// queues, jobs, retirements, scanouts, faults), the guest kernel's
+	// (ioctls, in-fence and syncobj waits, fences emitted and signalled,
+	// syncobj changes, sync_files, eventfds, commits, vblanks and flips;
+	// see package drm), the guest runtime's (poll waits on sync_files)
+	// and the scheduler's (each process's start and exit). Events name
+	// a process by its pid: its place in spawn order, from 1 (the
+	// Processes of a session, in order); 0 is the kernel, the clock or
+	// the device.
+	//
+	// Nil means Device.Sink, so a configuration that set only that gets
+	// the whole timeline; with both set, Device.Sink gets the device's
+	// events and Sink the rest. A sink is called on one goroutine at a
+	// time, never concurrently, and must not call back into the machine.
+	Sink timeline.Sink
 }
 
 // Machine is one machine.
@@ -73,6 +92,7 @@ type Machine struct {
 	reaper   *actor         // closes what waits in channels when every process is done
 	rt       *guest.Runtime // made when the first WebAssembly guest is spawned
 	onDamage func(mask uint32)
+	sink     timeline.Sink // nil: no timeline
 }
 
 // OnDamage has fn called between the machine's steps whenever outputs
@@ -122,6 +142,16 @@ func New(cfg Config) (*Machine, error) {
 	m.drv = drm.NewDriver(m.d)
 	m.drv.SetHostWaits(cfg.HostWaits)
 	dc := cfg.Device
+	m.sink = cfg.Sink
+	if m.sink == nil {
+		m.sink = dc.Sink
+	}
+	if dc.Sink == nil {
+		dc.Sink = m.sink
+	}
+	if m.sink != nil {
+		m.drv.SetTrace(m.sink, m.s.currentTask)
+	}
 	dc.Interrupt = func(q int) { m.drv.Interrupt(q) }
 	dev, err := device.New(m.mem, dc)
 	if err != nil {
@@ -186,26 +216,44 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 	if err != nil {
 		return nil, err
 	}
-	seed := m.seed ^ uint64(len(m.procs)+1)*0x9e3779b97f4a7c15
-	task := &drm.Task{FDs: drm.NewFDTable(0), Ctx: ctx, Comm: name}
+	pid := int32(len(m.procs) + 1)
+	seed := m.seed ^ uint64(pid)*0x9e3779b97f4a7c15
+	task := &drm.Task{FDs: drm.NewFDTable(0), Ctx: ctx, Comm: name, Pid: pid}
 	p := &Process{Name: name, m: m, task: task}
 	m.procs = append(m.procs, p)
 	// The watchdog: the guest's context ends (and wazero stops it) when
 	// it has held the processor for the whole budget.
 	runCtx, stop := context.WithCancelCause(ctx)
-	p.a = m.s.start(name, func() {
+	p.a = m.s.start(name, task, func() {
 		defer stop(nil)
-		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed,
+		m.emit(timeline.Event{Kind: timeline.ProcessStart, Pid: pid})
+		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed, Sink: m.sink,
 			Args: append([]string{name}, args...), Stdin: bytes.NewReader(p.Stdin), Stdout: &p.stdout, Stderr: &p.stderr}
 		p.code, p.err = m.rt.Run(runCtx, mod, gp)
 		if cause := context.Cause(runCtx); errors.Is(cause, errWatchdog) {
 			p.code, p.err = -1, fmt.Errorf("machine: %s: %w", name, cause)
 		}
-		task.FDs.CloseAll()
-		p.done = true
+		p.exit()
 	})
 	p.a.watchdog = func() { stop(errWatchdog) }
 	return p, nil
+}
+
+// exit ends the process: its files are closed, as exit(2) closes them
+// (which may block), and then it is gone.
+func (p *Process) exit() {
+	p.task.FDs.CloseAll()
+	p.done = true
+	p.m.emit(timeline.Event{Kind: timeline.ProcessExit, Pid: p.task.Pid, Status: int32(p.code)})
+}
+
+// emit stamps e with the virtual time and sends it to the machine's sink,
+// if it has one.
+func (m *Machine) emit(e timeline.Event) {
+	if m.sink != nil {
+		e.Time = m.clock.Now()
+		m.sink.Emit(e)
+	}
 }
 
 // errWatchdog is why a guest that never blocked was stopped.
@@ -227,16 +275,21 @@ func (c machineClock) Sleep(until int64) {
 // its return value is its exit status. Processes start in spawn order.
 func (m *Machine) Spawn(name string, fn func(p *Process) int) *Process {
 	mem := flatmem.New(0x10000, 16<<20)
+	pid := int32(len(m.procs) + 1)
 	p := &Process{Name: name, Mem: mem, m: m,
-		task: &drm.Task{Mem: mem, FDs: drm.NewFDTable(0), Ctx: context.Background(), Comm: name}}
+		task: &drm.Task{Mem: mem, FDs: drm.NewFDTable(0), Ctx: context.Background(), Comm: name, Pid: pid}}
 	m.procs = append(m.procs, p)
-	p.a = m.s.start(name, func() {
+	p.a = m.s.start(name, p.task, func() {
+		m.emit(timeline.Event{Kind: timeline.ProcessStart, Pid: pid})
 		p.code = fn(p)
-		p.task.FDs.CloseAll()
-		p.done = true
+		p.exit()
 	})
 	return p
 }
+
+// Pid is the process's id on the machine's timeline: its place in spawn
+// order, from 1.
+func (p *Process) Pid() int32 { return p.task.Pid }
 
 // Exit is the process's exit status, and whether it has exited.
 func (p *Process) Exit() (int, bool) { return p.code, p.done }
@@ -328,7 +381,7 @@ func (m *Machine) Step(until int64) (more bool, err error) {
 		// closed, by a process of the machine's own, as closing one
 		// may block (a DRM file turning its framebuffers off).
 		if m.drv.QueuedInChannels() {
-			m.reaper = m.s.start("(channel reaper)", m.drv.DropChannels)
+			m.reaper = m.s.start("(channel reaper)", nil, m.drv.DropChannels)
 			return true, nil
 		}
 		return false, nil

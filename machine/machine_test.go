@@ -133,7 +133,7 @@ func TestDeadlockIsReported(t *testing.T) {
 // prodcons is two processes sharing a timeline syncobj through fd
 // passing on a channel: a producer submitting work on two rings at increasing points,
 // a consumer waiting for each point. It returns what the consumer saw and
-// the device's timeline.
+// the machine's timeline (the device's sink gets every layer's events).
 func prodcons(t *testing.T) ([]string, []timeline.Event) {
 	rec := &timeline.Recorder{}
 	m, err := New(Config{Device: device.Config{Threading: device.WorkerPerRing, Sink: rec}})
@@ -176,7 +176,7 @@ func prodcons(t *testing.T) ([]string, []timeline.Event) {
 }
 
 // The same processes give the same run: what the consumer saw, when, and
-// every device event, identical across runs.
+// every event of every layer, identical across runs.
 func TestRunsAreDeterministic(t *testing.T) {
 	log1, ev1 := prodcons(t)
 	for range 5 {
@@ -186,7 +186,19 @@ func TestRunsAreDeterministic(t *testing.T) {
 		}
 	}
 	if len(log1) != 4 || len(ev1) == 0 {
-		t.Fatalf("consumer saw %v, %d device events", log1, len(ev1))
+		t.Fatalf("consumer saw %v, %d events", log1, len(ev1))
+	}
+	// The comparison covers the driver's, the syncobjs' and the
+	// scheduler's events too.
+	kinds := map[timeline.Kind]bool{}
+	for _, e := range ev1 {
+		kinds[e.Kind] = true
+	}
+	for _, k := range []timeline.Kind{timeline.JobStart, timeline.IoctlEnter, timeline.FenceEmitted, timeline.SyncobjAddPoint,
+		timeline.WaitBlocked, timeline.WaitWoken, timeline.FenceSignalled, timeline.ProcessStart, timeline.ProcessExit} {
+		if !kinds[k] {
+			t.Errorf("no %v event in the run", k)
+		}
 	}
 	// Ring 0 runs 3 ms then 4 ms, ring 1 1 ms then 2 ms, in parallel:
 	// point 2 is done before point 1, and waiting for 2 also waits for 1

@@ -11,7 +11,8 @@ import (
 
 // frames runs triangle for 20 frames with a Presenter taking each
 // output's damage as the machine steps, and returns the hash of every
-// frame it saw change and the device's timeline.
+// frame it saw change and the machine's timeline (the device's sink gets
+// every layer's events).
 func frames(t *testing.T, wasm []byte) ([]string, []timeline.Event) {
 	rec := &timeline.Recorder{}
 	m, err := New(Config{Device: device.Config{Displays: []device.Display{{Width: 160, Height: 120}}, Sink: rec}})
@@ -68,5 +69,20 @@ func TestFramesDeterministic(t *testing.T) {
 		if events[i] != events2[i] {
 			t.Fatalf("event %d differs between runs: %+v, then %+v", i, events[i], events2[i])
 		}
+	}
+	// The timeline compared is every layer's: the guest's ioctls and
+	// fences, the display's commits, vblanks and flips, the process.
+	n := map[timeline.Kind]int{}
+	for _, e := range events {
+		n[e.Kind]++
+	}
+	for _, k := range []timeline.Kind{timeline.IoctlEnter, timeline.FenceEmitted, timeline.FenceSignalled, timeline.WaitBlocked,
+		timeline.AtomicCommit, timeline.Vblank, timeline.Flip, timeline.SyncFileCreated, timeline.ProcessStart, timeline.ProcessExit} {
+		if n[k] == 0 {
+			t.Errorf("no %v event in the run", k)
+		}
+	}
+	if n[timeline.Flip] < 20 {
+		t.Errorf("%d flips on the timeline; want at least the 20 frames", n[timeline.Flip])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"fencelab/drm"
 	"fencelab/fence"
 )
 
@@ -20,7 +21,9 @@ import (
 
 // actor is one guest process as the scheduler sees it.
 type actor struct {
-	name     string
+	name string
+	task *drm.Task // its kernel task; nil for the machine's own
+
 	watchdog func()        // stops the actor when it runs too long (WebAssembly guests)
 	run      chan struct{} // the baton, handed to this actor
 	exited   bool
@@ -43,8 +46,8 @@ func newSched(clock fence.Clock) *sched {
 
 // start makes an actor for fn and queues it; fn runs when first resumed,
 // and its return ends the actor.
-func (s *sched) start(name string, fn func()) *actor {
-	a := &actor{name: name, run: make(chan struct{})}
+func (s *sched) start(name string, task *drm.Task, fn func()) *actor {
+	a := &actor{name: name, task: task, run: make(chan struct{})}
 	s.mu.Lock()
 	s.runnable = append(s.runnable, a)
 	s.mu.Unlock()
@@ -83,6 +86,17 @@ func (s *sched) resume(a *actor) {
 	s.mu.Lock()
 	s.current = nil
 	s.mu.Unlock()
+}
+
+// currentTask is the task of the actor holding the baton: nil between
+// actors, when the clock and the device run, and for the machine's own.
+func (s *sched) currentTask() *drm.Task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current == nil {
+		return nil
+	}
+	return s.current.task
 }
 
 // isCurrent reports whether a holds the baton.

@@ -89,6 +89,18 @@ type Process struct {
 	// that sleeps on sync_files, as the waits of process Task.Pid. The
 	// kernel's events are the driver's (drm.Driver.SetTrace).
 	Sink timeline.Sink
+	// Signals is the process's signal timer (the sigtimer call); nil:
+	// sigtimer is ENOSYS.
+	Signals Signals
+}
+
+// Signals is what the runtime needs of a process's signals: the
+// sigtimer call sets the interval of virtual time between signals (0:
+// none) and returns how many were delivered; after every system call
+// the runtime lets it see whether a signal ended the call.
+type Signals interface {
+	SetTimer(intervalNS int64) (delivered int32)
+	AfterCall()
 }
 
 type procKey struct{}

@@ -46,7 +46,7 @@ var shimCalls = []struct {
 	params  int
 	i64Last bool // the last parameter is an i64 (mmap's offset)
 }{{"open", 3, false}, {"close", 1, false}, {"dup", 1, false}, {"ioctl", 3, false}, {"read", 3, false}, {"write", 3, false},
-	{"eventfd", 2, false}, {"poll", 3, false}, {"sendfd", 2, false}, {"recvfd", 2, false}, {"mmap", 6, true}, {"munmap", 2, false}}
+	{"eventfd", 2, false}, {"poll", 3, false}, {"sendfd", 2, false}, {"recvfd", 2, false}, {"mmap", 6, true}, {"munmap", 2, false}, {"sigtimer", 1, false}}
 
 func shim() []byte {
 	i32, i64 := byte(0x7f), byte(0x7e)
@@ -159,6 +159,7 @@ func TestLinuxModule(t *testing.T) {
 		{"mmap of no object", s.call("mmap", 4096, 4096, drm.PROT_READ, drm.MAP_SHARED|drm.MAP_FIXED, uint32(fd), 1<<20), -int32(errno.EINVAL)},
 		{"mmap of a closed fd", s.call("mmap", 4096, 4096, drm.PROT_READ, drm.MAP_SHARED|drm.MAP_FIXED, 77, 1<<20), -int32(errno.EBADF)},
 		{"munmap of nothing", s.call("munmap", 4096, 4096), 0},
+		{"sigtimer outside a machine", s.call("sigtimer", 1000), -int32(errno.ENOSYS)},
 		{"munmap unaligned", s.call("munmap", 100, 4096), -int32(errno.EINVAL)},
 	} {
 		if tt.got != tt.want {

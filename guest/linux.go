@@ -33,6 +33,9 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 				p.syncIn()
 				r = call(p, stack)
 				p.syncOut()
+				if p.Signals != nil {
+					p.Signals.AfterCall()
+				}
 			}
 			if r == -int32(errno.ERESTARTSYS) {
 				r = -int32(errno.EINTR)
@@ -61,6 +64,16 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 	})
 	fn("close", 1, func(p *proc, a []uint64) int32 {
 		return -int32(p.Task.FDs.Close(api.DecodeI32(a[0])))
+	})
+	fn("sigtimer", 1, func(p *proc, a []uint64) int32 {
+		us := api.DecodeI32(a[0])
+		if p.Signals == nil {
+			return -int32(errno.ENOSYS)
+		}
+		if us < 0 {
+			return -int32(errno.EINVAL)
+		}
+		return p.Signals.SetTimer(int64(us) * 1000)
 	})
 	fn("dup", 1, func(p *proc, a []uint64) int32 {
 		return result(p.Task.FDs.Dup(api.DecodeI32(a[0])))

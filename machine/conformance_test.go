@@ -20,16 +20,6 @@ var conformanceSubtests = map[string]int{
 	"drm_virtgpu":      11,
 }
 
-// conformanceSkipped are the subtests fencelab's guest ABI cannot express:
-// IGT interrupts the wait with a storm of signals, and a guest process has
-// no signals.
-var conformanceSkipped = []string{
-	"syncobj_wait/wait-any-interrupted",
-	"syncobj_wait/wait-all-interrupted",
-	"syncobj_timeline/wait-any-interrupted",
-	"syncobj_timeline/wait-all-interrupted",
-}
-
 // runConformance runs the conformance guest as its recipe says (the test
 // and its helper) and returns the test's output, its exit status and the
 // virtual time the machine stopped at.
@@ -73,8 +63,9 @@ func runConformance(t *testing.T, wasm []byte) (string, int, int64) {
 // The conformance guest (guests/c/conformance.c) is IGT's syncobj_basic,
 // syncobj_wait, syncobj_timeline and syncobj_eventfd, and drm_virtgpu,
 // written against Linux's UAPI headers and run through the whole guest
-// path: every subtest passes but the four that need signals, and two runs
-// print the same and end at the same virtual time.
+// path: every subtest passes (the *-interrupted ones under sigtimer's
+// signals), and two runs print the same and end at the same virtual
+// time.
 func TestCGuestConformance(t *testing.T) {
 	wasm, err := os.ReadFile("../guests/bin/conformance.wasm")
 	if err != nil {
@@ -89,20 +80,13 @@ func TestCGuestConformance(t *testing.T) {
 	if len(lines) != total+1 {
 		t.Errorf("%d lines; want one per subtest (%d) and the count", len(lines), total)
 	}
-	skip := map[string]bool{}
-	for _, s := range conformanceSkipped {
-		skip[s] = true
-	}
 	got := map[string]int{}
 	for _, l := range lines[:len(lines)-1] {
 		verdict, rest, _ := strings.Cut(l, " ")
 		name, _, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
 		binary, _, _ := strings.Cut(name, "/")
 		got[binary]++
-		switch {
-		case skip[name] && verdict == "skip":
-		case !skip[name] && verdict == "ok":
-		default:
+		if verdict != "ok" {
 			t.Errorf("%s", l)
 		}
 	}
@@ -111,7 +95,7 @@ func TestCGuestConformance(t *testing.T) {
 			t.Errorf("%s: %d subtests printed; want %d", binary, got[binary], n)
 		}
 	}
-	want := fmt.Sprintf("%d passed, 0 failed, %d skipped", total-len(conformanceSkipped), len(conformanceSkipped))
+	want := fmt.Sprintf("%d passed, 0 failed", total)
 	if last := lines[len(lines)-1]; last != want {
 		t.Errorf("count line %q; want %q", last, want)
 	}

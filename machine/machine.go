@@ -190,6 +190,7 @@ type Process struct {
 	code  int
 	err   error // why a WebAssembly guest could not run to its end
 	done  bool
+	sig   *signals // a WebAssembly guest's signal timer
 
 	stdout, stderr bytes.Buffer
 }
@@ -218,8 +219,10 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 	}
 	pid := int32(len(m.procs) + 1)
 	seed := m.seed ^ uint64(pid)*0x9e3779b97f4a7c15
-	task := &drm.Task{FDs: drm.NewFDTable(0), Ctx: ctx, Comm: name, Pid: pid}
+	callCtx, cancel := context.WithCancel(ctx)
+	task := &drm.Task{FDs: drm.NewFDTable(0), Ctx: callCtx, Comm: name, Pid: pid}
 	p := &Process{Name: name, m: m, task: task}
+	p.sig = &signals{p: p, cancel: cancel}
 	m.procs = append(m.procs, p)
 	// The watchdog: the guest's context ends (and wazero stops it) when
 	// it has held the processor for the whole budget.
@@ -227,7 +230,7 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 	p.a = m.s.start(name, task, func() {
 		defer stop(nil)
 		m.emit(timeline.Event{Kind: timeline.ProcessStart, Pid: pid})
-		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed, Sink: m.sink,
+		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed, Sink: m.sink, Signals: p.sig,
 			Args: append([]string{name}, args...), Stdin: bytes.NewReader(p.Stdin), Stdout: &p.stdout, Stderr: &p.stderr}
 		p.code, p.err = m.rt.Run(runCtx, mod, gp)
 		if cause := context.Cause(runCtx); errors.Is(cause, errWatchdog) {
@@ -372,6 +375,20 @@ func (m *Machine) Step(until int64) (more bool, err error) {
 	next, ok := m.dev.NextEvent()
 	if d, due := m.clock.NextDeadline(); due && (!ok || d < next) {
 		next, ok = d, true
+	}
+	// A signal timer is due too, but alone it cannot end a wait for
+	// good (the guest restarts the call): with nothing else due, the
+	// machine is stuck all the same.
+	if ts, due := m.nextSignal(); due && ok && ts <= next {
+		if ts > until {
+			m.clock.AdvanceTo(until)
+			m.dev.Advance(until)
+			return false, nil
+		}
+		m.clock.AdvanceTo(ts)
+		m.dev.Advance(ts)
+		m.deliverSignals(ts)
+		return true, nil
 	}
 	if !ok {
 		if blocked := m.s.blocked(m.actors()); len(blocked) > 0 {

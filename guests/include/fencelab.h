@@ -50,6 +50,7 @@ FL_IMPORT("sendfd") int32_t __fl_sendfd(int32_t channel, int32_t fd);
 FL_IMPORT("recvfd") int32_t __fl_recvfd(int32_t channel, int32_t flags);
 FL_IMPORT("mmap") int32_t __fl_mmap(void *addr, int32_t length, int32_t prot, int32_t flags, int32_t fd, int64_t offset);
 FL_IMPORT("munmap") int32_t __fl_munmap(void *addr, int32_t length);
+FL_IMPORT("sigtimer") int32_t __fl_sigtimer(int32_t interval_us);
 
 /* Linux's flag values (wasi-libc's O_* are WASI's, not these). */
 #define FL_O_RDWR     02
@@ -123,6 +124,13 @@ static inline int fl_eventfd(unsigned initval, int flags) { return fl_ret(__fl_e
 static inline int fl_sendfd(int channel, int fd) { return fl_ret(__fl_sendfd(channel, fd)); }
 static inline int fl_recvfd(int channel, int flags) { return fl_ret(__fl_recvfd(channel, flags)); }
 static inline int fl_munmap(void *addr, size_t length) { return fl_ret(__fl_munmap(addr, (int32_t)length)); }
+
+/* fl_sigtimer delivers a signal to the process every interval_us of
+ * virtual time (0: stop), as an interval timer with an empty handler
+ * installed without SA_RESTART: a system call it finds asleep returns
+ * EINTR (drmIoctl restarts it). It returns how many signals were
+ * delivered so far, or -1 and errno. */
+static inline int fl_sigtimer(int interval_us) { return fl_ret(__fl_sigtimer(interval_us)); }
 
 #define FL_MAP_FAILED ((void *)-1)
 

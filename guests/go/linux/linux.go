@@ -15,6 +15,7 @@ package linux
 
 import (
 	"strconv"
+	"time"
 	"unsafe"
 )
 
@@ -208,6 +209,17 @@ func mmap(addr unsafe.Pointer, length, prot, flags, fd int32, offset int64) int3
 
 //go:wasmimport linux munmap
 func munmap(addr unsafe.Pointer, length int32) int32
+
+//go:wasmimport linux sigtimer
+func sigtimer(intervalUS int32) int32
+
+// SigTimer delivers a signal to the process every interval of virtual
+// time (0 stops them), as an interval timer with an empty handler
+// installed without SA_RESTART: a system call asleep when one comes
+// returns EINTR. It returns how many signals were delivered so far.
+func SigTimer(interval time.Duration) (int32, error) {
+	return check(sigtimer(int32(interval.Microseconds())))
+}
 
 // Memory protections and mmap flags.
 const (

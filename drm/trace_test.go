@@ -3,7 +3,6 @@ package drm
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,24 +11,6 @@ import (
 	"fencelab/fence"
 	"fencelab/timeline"
 )
-
-// lockedSink is a Recorder safe for a test's goroutines.
-type lockedSink struct {
-	mu  sync.Mutex
-	rec timeline.Recorder
-}
-
-func (s *lockedSink) Emit(e timeline.Event) {
-	s.mu.Lock()
-	s.rec.Emit(e)
-	s.mu.Unlock()
-}
-
-func (s *lockedSink) events() []timeline.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]timeline.Event(nil), s.rec.Events...)
-}
 
 // tracedMachine is newMachine with the driver tracing into the device's
 // recorder; its process is pid 7.
@@ -203,7 +184,7 @@ func TestTraceExecbuffer(t *testing.T) {
 // An in-fence of another ring is waited in the guest: blocked until the
 // other ring's job retires, then woken by that fence.
 func TestTraceExecbufferWaits(t *testing.T) {
-	sink := &lockedSink{}
+	sink := timeline.NewRing(1 << 16) // safe for the test's goroutines
 	m, mu := newLockedMachine(t, device.Config{Threading: device.WorkerPerRing, Sink: sink})
 	m.task.Pid = 3
 	m.drv.SetTrace(sink, func() *Task { return m.task })
@@ -219,7 +200,7 @@ func TestTraceExecbufferWaits(t *testing.T) {
 		done <- e
 	}()
 	blocked := func() bool {
-		for _, e := range sink.events() {
+		for _, e := range sink.Events() {
 			if e.Kind == timeline.WaitBlocked {
 				return true
 			}
@@ -236,7 +217,7 @@ func TestTraceExecbufferWaits(t *testing.T) {
 		t.Fatal(e)
 	}
 	m.runLocked(mu)
-	evs := sink.events()
+	evs := sink.Events()
 	var out timeline.Fence
 	at := inOrder(t, evs,
 		ev(timeline.FenceEmitted, "ring 0's fence", func(e timeline.Event) bool { out = e.Fence; return e.RingIdx == 0 }),

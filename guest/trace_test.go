@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -11,30 +10,9 @@ import (
 	"fencelab/timeline"
 )
 
-// lockedSink is a Recorder the test and a blocked guest call share.
-type lockedSink struct {
-	mu  sync.Mutex
-	rec timeline.Recorder
-}
-
-func (s *lockedSink) Emit(e timeline.Event) {
-	s.mu.Lock()
-	s.rec.Emit(e)
-	s.mu.Unlock()
-}
-
-func (s *lockedSink) take() []timeline.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	evs := s.rec.Events
-	s.rec.Events = nil
-	return evs
-}
-
-func (s *lockedSink) has(k timeline.Kind) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range s.rec.Events {
+// has reports whether the ring holds an event of kind k.
+func has(r *timeline.Ring, k timeline.Kind) bool {
+	for _, e := range r.Events() {
 		if e.Kind == k {
 			return true
 		}
@@ -47,7 +25,7 @@ func (s *lockedSink) has(k timeline.Kind) bool {
 // timeout. One that does not sleep, or sleeps on no sync_file, is none.
 func TestPollTrace(t *testing.T) {
 	s := newShim(t)
-	sink := &lockedSink{}
+	sink := timeline.NewRing(1 << 16) // shared with a blocked guest call: a Ring is safe for that
 	s.p.Sink, s.p.Task.Pid = sink, 5
 	clock := s.d.Clock().(*fence.ManualClock)
 	s.put(100, []byte(drm.PathSwSync))
@@ -109,19 +87,19 @@ func TestPollTrace(t *testing.T) {
 	if r := <-done; r != 0 {
 		t.Fatalf("poll = %d; want a timeout", r)
 	}
-	want("a timeout", sink.take(),
+	want("a timeout", sink.Drain(nil),
 		timeline.Event{Kind: timeline.WaitBlocked, Pid: 5, FD: fd1, Fence: f1},
 		timeline.Event{Kind: timeline.WaitBlocked, Pid: 5, FD: fd2, Fence: f2},
 		timeline.Event{Kind: timeline.WaitWoken, Pid: 5, FD: fd1, Errno: uint16(errno.ETIME)})
 
 	// Woken by the first point.
 	done = poll(-1, fd1, fd2)
-	waitFor(func() bool { return sink.has(timeline.WaitBlocked) })
+	waitFor(func() bool { return has(sink, timeline.WaitBlocked) })
 	tl.(*fence.Timeline).Inc(1)
 	if r := <-done; r != 1 {
 		t.Fatalf("poll = %d; want one ready", r)
 	}
-	want("a wake-up", sink.take(),
+	want("a wake-up", sink.Drain(nil),
 		timeline.Event{Kind: timeline.WaitBlocked, Pid: 5, FD: fd1, Fence: f1},
 		timeline.Event{Kind: timeline.WaitBlocked, Pid: 5, FD: fd2, Fence: f2},
 		timeline.Event{Kind: timeline.WaitWoken, Pid: 5, FD: fd1, Fence: f1})
@@ -136,7 +114,7 @@ func TestPollTrace(t *testing.T) {
 	if r := <-done; r != 0 {
 		t.Fatalf("poll of an eventfd = %d; want a timeout", r)
 	}
-	want("polls that wait on no fence", sink.take())
+	want("polls that wait on no fence", sink.Drain(nil))
 	tl.(*fence.Timeline).Inc(1)
 	s.p.Task.FDs.CloseAll()
 }

@@ -4,13 +4,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"fencelab/device"
+	"fencelab/internal/gotool"
 )
 
 var (
@@ -42,12 +42,8 @@ func buildGuest(t testing.TB, pkg string) []byte {
 	v, _ := builds.LoadOrStore(pkg, &guestBuild{})
 	b := v.(*guestBuild)
 	b.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
 		out := filepath.Join(buildDir, strings.ReplaceAll(pkg, "/", "_")+".wasm")
-		cmd := exec.Command(goTool, "build", "-o", out, pkg)
+		cmd := exec.Command(gotool.Path(), "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.err = err

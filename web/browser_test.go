@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"fencelab/internal/gotool"
 	"fencelab/present"
 	"fencelab/session"
 )
@@ -39,24 +39,17 @@ var (
 	browser   context.Context
 )
 
-// goTool is the go command of the toolchain running the tests.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
 
 // Bundle builds the page's files into dir: the static files, Go's
 // wasm_exec.js and fencelab.wasm.
 func bundle(dir string) error {
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "fencelab.wasm"), "../wasm")
+	cmd := exec.Command(gotool.Path(), "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "fencelab.wasm"), "../wasm")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the wasm: %v\n%s", err, out)
 	}
 	static, _ := filepath.Glob("*.[hjc]*") // *.html, *.js, *.css
-	goroot, err := exec.Command(goTool(), "env", "GOROOT").Output()
+	goroot, err := exec.Command(gotool.Path(), "env", "GOROOT").Output()
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"fencelab/internal/gotool"
 	"fencelab/timeline"
 )
 
@@ -16,7 +17,7 @@ import (
 func buildProbe(t *testing.T, dir string) string {
 	t.Helper()
 	out := filepath.Join(dir, "probe.wasm")
-	cmd := exec.Command("go", "build", "-o", out, "../../machine/testdata/probe")
+	cmd := exec.Command(gotool.Path(), "build", "-o", out, "../../machine/testdata/probe")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the probe guest: %v\n%s", err, msg)

@@ -39,7 +39,6 @@ var (
 	browser   context.Context
 )
 
-
 // Bundle builds the page's files into dir: the static files, Go's
 // wasm_exec.js and fencelab.wasm.
 func bundle(dir string) error {

@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: test vet unit bench fuzz run guests bundle
+.PHONY: test vet unit bench fuzz run guests bundle loadtest
 
 ## test: everything CI runs (go vet, also of the browser build; gofmt;
 ## every native package under -race, the browser tests in Chromium among
@@ -37,7 +37,7 @@ fuzz:
 ## checks they are what this rule builds).
 CLANG    ?= clang
 GUESTBIN ?= guests/bin
-GUEST_CFLAGS = --target=wasm32-wasi -O2 -Wall -Werror -Iguests/include -I/usr/include/libdrm
+GUEST_CFLAGS = --target=wasm32-wasi -O2 -Wall -Werror -s -Iguests/include -I/usr/include/libdrm
 GUEST_C := $(wildcard guests/c/*.c)
 
 guests: $(GUEST_C:guests/c/%.c=$(GUESTBIN)/%.wasm)
@@ -48,8 +48,8 @@ $(GUESTBIN)/%.wasm: guests/c/%.c guests/include/fencelab.h guests/include/sys/io
 
 ## bundle: the browser bundle in $(WEB): the page, Go's wasm_exec.js (from
 ## the toolchain, never vendored), fencelab.wasm and its gzip and brotli
-## copies (brotli only if the brotli tool is installed). The wasm and its
-## compressed copies are remade only when the build's output changes.
+## copies (brotli only if the brotli tool is installed). The compressed
+## copies are remade only when the build's output changed.
 WEB ?= build/web
 WEB_STATIC := $(wildcard web/*.html web/*.js web/*.css)
 
@@ -57,17 +57,25 @@ bundle:
 	@mkdir -p $(WEB)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WEB)/fencelab.wasm.new ./wasm
 	@if cmp -s $(WEB)/fencelab.wasm.new $(WEB)/fencelab.wasm; then rm $(WEB)/fencelab.wasm.new; \
-	else mv $(WEB)/fencelab.wasm.new $(WEB)/fencelab.wasm; fi
+	else mv $(WEB)/fencelab.wasm.new $(WEB)/fencelab.wasm; rm -f $(WEB)/fencelab.wasm.gz $(WEB)/fencelab.wasm.br; fi
 	cp $(WEB_STATIC) $(WEB)/
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WEB)/
-	@if [ ! $(WEB)/fencelab.wasm.gz -nt $(WEB)/fencelab.wasm ]; then \
-		echo "gzip -9 fencelab.wasm"; gzip -9 -k -f $(WEB)/fencelab.wasm; fi
+	@if [ ! -e $(WEB)/fencelab.wasm.gz ]; then echo "gzip -9 fencelab.wasm"; gzip -9 -k -f $(WEB)/fencelab.wasm; fi
 	@if ! command -v brotli >/dev/null; then \
 		echo "bundle: brotli is not installed (apt install brotli): the wasm is served gzipped"; rm -f $(WEB)/fencelab.wasm.br; \
-	elif [ ! $(WEB)/fencelab.wasm.br -nt $(WEB)/fencelab.wasm ]; then \
-		echo "brotli -q 11 fencelab.wasm (about half a minute)"; brotli -q 11 -k -f $(WEB)/fencelab.wasm; fi
+	elif [ ! -e $(WEB)/fencelab.wasm.br ]; then \
+		echo "brotli -q 11 fencelab.wasm (about half a minute)"; brotli -q 11 -k -f $(WEB)/fencelab.wasm; \
+		touch -r $(WEB)/fencelab.wasm $(WEB)/fencelab.wasm.br; fi
 	@ls -l $(WEB)/fencelab.wasm*
 
-## run: build the browser bundle and serve it on 127.0.0.1:8080.
+## run: build the browser bundle and serve it on 127.0.0.1:8080 with the
+## dev server, which keeps every run's timeline in $(RECORDINGS) and
+## rebuilds the bundle when its sources change.
+RECORDINGS ?= recordings
+
 run: bundle
-	$(GO) run ./cmd/devserver -addr 127.0.0.1:8080 -web $(WEB) -recordings recordings
+	$(GO) run ./cmd/devserver -addr 127.0.0.1:8080 -web $(WEB) -recordings $(RECORDINGS) -rebuild '$(MAKE) bundle'
+
+## loadtest: the dev server's bounded load test (8 streaming clients, 10 s).
+loadtest:
+	FENCELAB_LOADTEST=1 $(GO) test -count=1 -run '^TestLoad$$' -v ./cmd/devserver

@@ -667,3 +667,15 @@ func itoa(v uint64) string {
 		}
 	}
 }
+
+// Tee is a Sink that emits every event to each of sinks in turn (the
+// page's own feed and the dev server's stream, say).
+func Tee(sinks ...Sink) Sink { return tee(sinks) }
+
+type tee []Sink
+
+func (t tee) Emit(e Event) {
+	for _, s := range t {
+		s.Emit(e)
+	}
+}

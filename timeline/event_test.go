@@ -189,3 +189,14 @@ func TestFence(t *testing.T) {
 		t.Errorf("SkipHost.String() = %q", got)
 	}
 }
+
+// Tee hands every event to each sink, in order.
+func TestTee(t *testing.T) {
+	var a, b Recorder
+	s := Tee(&a, Discard, &b)
+	s.Emit(Event{Time: 1, Kind: Vblank})
+	s.Emit(Event{Time: 2, Kind: Flip})
+	if len(a.Events) != 2 || len(b.Events) != 2 || a.Events[1] != b.Events[1] || a.Events[1].Kind != Flip {
+		t.Errorf("a %v, b %v", a.Events, b.Events)
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"syscall/js"
 
 	"fencelab/session"
@@ -14,9 +13,11 @@ import (
 // time a batch passes maxBatch is dropped, and the drop is said in the
 // batch, so a page that cannot keep up never grows the tab's memory.
 type feed struct {
-	buf     []byte
-	dropped int
-	header  []byte // the run's header line, first in the first batch
+	buf      []byte
+	dropped  int
+	lastTime int64  // of the newest event dropped
+	header   []byte // the run's header line, first in the first batch
+	meta     timeline.Meta
 }
 
 const maxBatch = 4 << 20
@@ -27,6 +28,7 @@ func newFeed() *feed { return &feed{} }
 func (f *feed) reset(spec session.Spec) {
 	meta := timeline.Meta{Guest: spec.Guest, Seed: spec.Options.Seed,
 		Config: map[string]string{"link": spec.Query().Encode()}}
+	f.meta = meta
 	f.buf, f.dropped = f.buf[:0], 0
 	h, err := timeline.AppendHeader(nil, meta)
 	if err != nil {
@@ -39,6 +41,7 @@ func (f *feed) reset(spec session.Spec) {
 func (f *feed) Emit(e timeline.Event) {
 	if len(f.buf) > maxBatch {
 		f.dropped++
+		f.lastTime = e.Time
 		return
 	}
 	f.buf = timeline.AppendEvent(f.buf, e)
@@ -54,10 +57,10 @@ func (f *feed) flush() {
 		f.buf, f.dropped = f.buf[:0], 0
 		return
 	}
-	batch := string(f.header) + string(f.buf)
-	if f.dropped > 0 {
-		batch += fmt.Sprintf("{\"dropped_by_page_feed\":%d}\n", f.dropped)
+	if f.dropped > 0 { // said where the gap is, as timeline.Ring does
+		f.buf = timeline.AppendEvent(f.buf, timeline.Event{Time: f.lastTime, Kind: timeline.Dropped, Count: uint64(f.dropped)})
 	}
+	batch := string(f.header) + string(f.buf)
 	f.header, f.buf, f.dropped = nil, f.buf[:0], 0
 	cb.Invoke(batch)
 }

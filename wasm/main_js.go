@@ -8,12 +8,14 @@
 //	loadGuest(name, bytes, query)  a module of one's own
 //	state()             {now, frames, running, speed, done, error, outputs, width, height, hash, link, fps, draws, missed}
 //	output()            what each process wrote
+//	stream()            the run's stream to the dev server: {state, run, acked, dropped, error}
 //	guests()            the built guests' names
 //	run(ns)             runs ns of virtual time at once, paused; the wall ms it took
 //	onEvents            set by the page: called with batches of timeline events (JSON lines)
 package main
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"net/url"
@@ -27,6 +29,8 @@ import (
 	builtin "fencelab/guests"
 	"fencelab/present"
 	"fencelab/session"
+	"fencelab/stream"
+	"fencelab/timeline"
 )
 
 // app is the one session the page shows, with what ebiten needs to draw
@@ -42,6 +46,7 @@ type app struct {
 	draws  int // Draws while running
 	missed int // of those, ones that did not show exactly one new guest frame
 	events *feed
+	stream *stream.Client // the run's stream to the dev server, if one answers
 
 	// Where the time goes, for the benchmarks: the machine's run, the
 	// uploads of new pixels, and Draw, in wall milliseconds.
@@ -79,7 +84,20 @@ func (a *app) reset(query string, wasm []byte) {
 		return
 	}
 	a.events.reset(spec)
-	s, err := session.New(spec, wasm, a.events)
+	if old := a.stream; old != nil { // let it finish sending, in the background
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			old.Close(ctx)
+		}()
+		a.stream = nil
+	}
+	var sink timeline.Sink = a.events
+	if u, err := stream.URLFromPage(js.Global().Get("location").Get("href").String()); err == nil {
+		a.stream = stream.New(u, a.events.meta, stream.Options{})
+		sink = timeline.Tee(a.events, a.stream)
+	}
+	s, err := session.New(spec, wasm, sink)
 	if err != nil {
 		a.err = err
 		return
@@ -284,6 +302,14 @@ func (a *app) export() {
 		a.r.Err = a.r.S.Run(a.r.S.M.Now() + int64(args[0].Float()))
 		a.events.flush()
 		return float64(time.Since(start).Microseconds()) / 1000
+	})
+	fn("stream", func([]js.Value) any {
+		if a.stream == nil {
+			return map[string]any{"state": "off"}
+		}
+		st := a.stream.Status()
+		return map[string]any{"state": st.State.String(), "run": st.Run, "acked": float64(st.Acked),
+			"dropped": float64(st.Dropped), "error": errString(st.Err)}
 	})
 	fn("output", func([]js.Value) any {
 		if a.r == nil {

@@ -170,6 +170,10 @@ setInterval(() => {
   if (st.done) s += " · guests done";
   if (st.error) s += " · " + st.error;
   status(s);
+  // With the dev server behind the page, the run is being recorded.
+  const rec = fl.stream();
+  $("recording").hidden = !rec.run;
+  if (rec.run) $("recording").textContent = "recording run " + rec.run + " (" + rec.state + ")";
   const out = fl.output();
   if ($("output").textContent !== out) $("output").textContent = out;
 }, 250);

@@ -55,10 +55,7 @@ class TimelinePanel {
         this.reset(ev);
         continue;
       }
-      if (typeof ev.kind !== "string") {
-        if (ev.dropped_by_page_feed) this.dropped += ev.dropped_by_page_feed;
-        continue;
-      }
+      if (typeof ev.kind !== "string") continue;
       this.add(ev);
     }
     this.invalidate(true);
@@ -116,6 +113,9 @@ class TimelinePanel {
     this.tMax = Math.max(this.tMax, t);
     const fence = ev.fence_ctx !== undefined ? ev.fence_ctx + ":" + ev.fence_seqno : null;
     switch (ev.kind) {
+      case "dropped": // the machine's feed lost some: the panel says how many
+        this.dropped += ev.count || 0;
+        break;
       case "ioctl-enter":
         this.open.set("i" + ev.pid, this.put(this.procTrack(ev.pid), t, t, ev, "ioctl"));
         break;

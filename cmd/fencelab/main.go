@@ -179,18 +179,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		mods[i], names[i] = wasm, strings.TrimSuffix(filepath.Base(g), ".wasm")
 	}
 
+	spec := session.Spec{Guest: names[0], Args: guestArgs, Stdin: string(input), Options: opts}
 	var (
 		sink  timeline.Sink
 		trace *traceOut
 	)
 	if *traceFile != "" {
 		var err error
-		if trace, err = newTrace(*traceFile, names[0], opts, maxTraceEvents); err != nil {
+		if trace, err = newTrace(*traceFile, spec, maxTraceEvents); err != nil {
 			return fail("--trace: %v", err)
 		}
 		sink = trace
 	}
-	spec := session.Spec{Guest: names[0], Args: guestArgs, Stdin: string(input), Options: opts}
 	s, err := session.New(spec, mods[0], sink)
 	if err != nil {
 		return fail("%s: %v", guests[0], err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"fencelab/internal/gotool"
+	"fencelab/session"
 	"fencelab/timeline"
 )
 
@@ -123,6 +125,12 @@ func TestRunOptionsAndOutputs(t *testing.T) {
 	meta, events, err := timeline.ReadAll(f, 1<<20)
 	if err != nil || meta.Guest != "scenario" || meta.Processes[1] != "scenario" || len(events) == 0 {
 		t.Fatalf("trace: %v, meta %+v, %d events", err, meta, len(events))
+	}
+	// The header's link is the whole run: a replay needs the script too.
+	link, err := url.ParseQuery(meta.Config["link"])
+	if spec, err2 := session.ParseQuery(link); err != nil || err2 != nil || spec.Stdin != script || !spec.Options.HostWaits ||
+		len(spec.Options.Displays) != 1 || spec.Options.Displays[0] != "160x120" {
+		t.Errorf("the trace's link %q does not give back the run (%v, %v)", meta.Config["link"], err, err2)
 	}
 	var jobs int
 	for _, e := range events {

@@ -9,7 +9,6 @@ import (
 	"fencelab/device"
 	"fencelab/drm"
 	"fencelab/errno"
-	"fencelab/machine"
 	"fencelab/session"
 	"fencelab/timeline"
 )
@@ -36,13 +35,15 @@ var names = timeline.Names{
 	Errno: func(e uint16) string { return errno.Errno(e).Name() },
 }
 
-func newTrace(path, guest string, opts machine.Options, maxEvents int) (*traceOut, error) {
+// newTrace creates the file. The header's link is the whole spec, so a
+// replay (the dev server's, say) runs the same guest, arguments, input
+// and options.
+func newTrace(path string, spec session.Spec, maxEvents int) (*traceOut, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	spec := session.Spec{Guest: guest, Options: opts}
-	t := &traceOut{path: path, f: f, meta: timeline.Meta{Guest: guest, Seed: opts.Seed,
+	t := &traceOut{path: path, f: f, meta: timeline.Meta{Guest: spec.Guest, Seed: spec.Options.Seed,
 		Config: map[string]string{"link": spec.Query().Encode()}}}
 	if strings.HasSuffix(path, ".json") {
 		t.ring = timeline.NewRing(maxEvents)

@@ -8,7 +8,7 @@
 //	loadGuest(name, bytes, query)  a module of one's own
 //	state()             {now, frames, running, speed, done, error, outputs, width, height, hash, link, fps, draws, missed}
 //	output()            what each process wrote
-//	stream()            the run's stream to the dev server: {state, run, acked, dropped, error}
+//	stream()            the run's stream to the dev server: {state, run, emitted, acked, dropped, error}
 //	guests()            the built guests' names
 //	run(ns)             runs ns of virtual time at once, paused; the wall ms it took
 //	onEvents            set by the page: called with batches of timeline events (JSON lines)
@@ -309,7 +309,7 @@ func (a *app) export() {
 		}
 		st := a.stream.Status()
 		return map[string]any{"state": st.State.String(), "run": st.Run, "acked": float64(st.Acked),
-			"dropped": float64(st.Dropped), "error": errString(st.Err)}
+			"emitted": float64(st.Emitted), "dropped": float64(st.Dropped), "error": errString(st.Err)}
 	})
 	fn("output", func([]js.Value) any {
 		if a.r == nil {

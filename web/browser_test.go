@@ -36,6 +36,7 @@ var (
 	setupOnce sync.Once
 	setupErr  error
 	baseURL   string
+	bundleDir string
 	browser   context.Context
 )
 
@@ -83,6 +84,7 @@ func page(t testing.TB) context.Context {
 		if setupErr = bundle(dir); setupErr != nil {
 			return
 		}
+		bundleDir = dir
 		srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 		baseURL = srv.URL
 		alloc, _ := chromedp.NewExecAllocator(context.Background(),

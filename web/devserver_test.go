@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -129,6 +130,21 @@ func TestStreamsToDevServer(t *testing.T) {
 			t.Fatalf("event %d: stored %+v, headless %+v", i, stored[i], rec.Events[i])
 		}
 	}
+	// The stored run opens in the page's viewer: the timeline panel
+	// reads all of it, with no machine running.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(server+"/index.html?run="+run),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`window.timelinePanel && window.timelinePanel.count === %d`, n),
+			chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	if err != nil {
+		t.Errorf("the viewer did not load the %d events of run %s: %v (count %v)", n, run, err,
+			eval[float64](t, ctx, "window.timelinePanel.count"))
+	}
+	if eval[bool](t, ctx, `document.getElementById("screenbox").hidden === false`) {
+		t.Error("the viewer of a stored run shows a screen")
+	}
+
 	// And the runs page lists it.
 	resp, err = http.Get(server + "/runs")
 	if err != nil {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"fencelab/timeline"
 )
 
@@ -298,7 +296,7 @@ func (c *Client) loop() {
 			return
 		}
 		dctx, cancel := context.WithTimeout(c.ctx, c.o.Timeout)
-		conn, _, err := websocket.Dial(dctx, c.url, nil)
+		conn, err := dial(dctx, c.url)
 		cancel()
 		if err == nil {
 			c.mu.Lock()
@@ -311,7 +309,7 @@ func (c *Client) loop() {
 				c.logf("stream: run %s ended with %d events", c.run, c.base)
 				return
 			}
-			code := websocket.CloseStatus(err)
+			code := closeStatus(err)
 			switch {
 			case code == CloseUnknownRun:
 				c.logf("stream: the server does not know run %s any more; starting a new run", c.run)
@@ -409,15 +407,14 @@ func (c *Client) trim(next uint64) error {
 // serve runs one connection: the handshake, then events out and acks in,
 // until the run ends (nil) or the connection fails. progress says
 // whether the server stored anything new on it.
-func (c *Client) serve(conn *websocket.Conn) (progress bool, err error) {
+func (c *Client) serve(conn transport) (progress bool, err error) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	defer func() {
 		if err != nil {
-			abort(conn)
+			conn.CloseNow()
 		}
 	}()
-	conn.SetReadLimit(4 << 10)
 
 	// The handshake.
 	c.mu.Lock()
@@ -433,10 +430,10 @@ func (c *Client) serve(conn *websocket.Conn) (progress bool, err error) {
 	}
 	hctx, hcancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer hcancel()
-	if err := conn.Write(hctx, websocket.MessageText, c.msg); err != nil {
+	if err := conn.Write(hctx, c.msg); err != nil {
 		return false, err
 	}
-	_, msg, err := conn.Read(hctx)
+	msg, err := conn.Read(hctx)
 	if err != nil {
 		return false, err
 	}
@@ -472,7 +469,7 @@ func (c *Client) serve(conn *websocket.Conn) (progress bool, err error) {
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			_, msg, err := conn.Read(ctx)
+			msg, err := conn.Read(ctx)
 			if err != nil {
 				readErr <- err
 				return
@@ -513,7 +510,7 @@ func (c *Client) serve(conn *websocket.Conn) (progress bool, err error) {
 		}
 		if endSent && c.base == sent {
 			// The server has the whole run, and closes the connection.
-			conn.Close(websocket.StatusNormalClosure, "run ended")
+			conn.Close(StatusNormalClosure, "run ended")
 			return progress, nil
 		}
 		if !ended {
@@ -541,14 +538,14 @@ func (c *Client) serve(conn *websocket.Conn) (progress bool, err error) {
 		}
 		for sent < end {
 			n := c.frame(sent)
-			if err := conn.Write(ctx, websocket.MessageText, c.msg); err != nil {
+			if err := conn.Write(ctx, c.msg); err != nil {
 				return progress, err
 			}
 			sent += uint64(n)
 		}
 		if ended && !endSent && c.pending.Len() == 0 {
 			c.msg = AppendEnd(c.msg[:0], sent)
-			if err := conn.Write(ctx, websocket.MessageText, c.msg); err != nil {
+			if err := conn.Write(ctx, c.msg); err != nil {
 				return progress, err
 			}
 			endSent = true

@@ -142,7 +142,7 @@ func TestClientCloseCodes(t *testing.T) {
 		var acks atomic.Int32
 		u := fakeServer(t, func(n int, c *websocket.Conn) {
 			if n == 1 {
-				c.Close(CloseBusy, "busy")
+				c.Close(websocket.StatusCode(CloseBusy), "busy")
 				return
 			}
 			if !welcome(t, c) {
@@ -182,7 +182,7 @@ func TestClientCloseCodes(t *testing.T) {
 		u := fakeServer(t, func(n int, c *websocket.Conn) {
 			if welcome(t, c) {
 				c.Read(context.Background())
-				c.Close(CloseBadFrame, "line 2: nonsense")
+				c.Close(websocket.StatusCode(CloseBadFrame), "line 2: nonsense")
 			}
 		})
 		c := New(u, meta, quick(Options{}))

@@ -50,4 +50,9 @@
 // machine's goroutine never waits for the network; the client's own
 // goroutine sends when the machine yields. [Client.Status] is there for
 // the page to show (streaming, retrying, failed and why, events dropped).
+//
+// There the connection is the browser's own WebSocket, reached through
+// syscall/js (conn_js.go); native programs use github.com/coder/websocket
+// (conn_other.go). Keeping that library, and the net/http and crypto/tls
+// it needs, out of the browser build saves the page's wasm a megabyte.
 package stream

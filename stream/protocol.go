@@ -7,8 +7,6 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/coder/websocket"
-
 	"fencelab/timeline"
 )
 
@@ -28,6 +26,22 @@ const (
 	TypeAck     = "ack"
 )
 
+// A StatusCode is a WebSocket close code (RFC 6455 section 7.4): the
+// number a connection's end carries, with a reason in words.
+type StatusCode int
+
+// WebSocket's own close codes that the protocol's connections end with
+// (RFC 6455 section 7.4.1; the names are the RFC's).
+const (
+	StatusNormalClosure           StatusCode = 1000 // the run ended, or the client is done with the connection
+	StatusGoingAway               StatusCode = 1001 // the server shuts down
+	StatusUnsupportedData         StatusCode = 1003
+	StatusInvalidFramePayloadData StatusCode = 1007
+	StatusPolicyViolation         StatusCode = 1008
+	StatusMessageTooBig           StatusCode = 1009 // a message over the size limit
+	StatusInternalError           StatusCode = 1011 // the server failed, e.g. to store the run
+)
+
 // Close codes the server ends a connection with, besides WebSocket's
 // own: 1000 after an end, 1001 when the server shuts down, 1009 for a
 // message over the size limit. The reason says what was wrong in words.
@@ -36,31 +50,31 @@ const (
 	// CloseBadFrame: a malformed message, a message out of order (events
 	// before the handshake, a sequence number past what the server has),
 	// or a binary message. Fatal.
-	CloseBadFrame websocket.StatusCode = 4400
+	CloseBadFrame StatusCode = 4400
 	// CloseUnknownRun: a resume names a run the server does not have open
 	// (it restarted, or the token is wrong). The client starts a new run.
-	CloseUnknownRun websocket.StatusCode = 4404
+	CloseUnknownRun StatusCode = 4404
 	// CloseSuperseded: another connection resumed this run.
-	CloseSuperseded websocket.StatusCode = 4409
+	CloseSuperseded StatusCode = 4409
 	// CloseLimit: a limit was reached: events per run, total storage,
 	// number of runs. Fatal.
-	CloseLimit websocket.StatusCode = 4413
+	CloseLimit StatusCode = 4413
 	// CloseVersion: the server does not speak the client's protocol
 	// version. Fatal.
-	CloseVersion websocket.StatusCode = 4426
+	CloseVersion StatusCode = 4426
 	// CloseBusy: the server has too many connections; retry later.
-	CloseBusy websocket.StatusCode = 4503
+	CloseBusy StatusCode = 4503
 	// CloseTimeout: the handshake did not come in time; retry.
-	CloseTimeout websocket.StatusCode = 4408
+	CloseTimeout StatusCode = 4408
 )
 
 // Fatal reports whether a connection closed with code should not be
 // retried: the server said the stream itself is wrong or over a limit.
-func Fatal(code websocket.StatusCode) bool {
+func Fatal(code StatusCode) bool {
 	switch code {
 	case CloseBadFrame, CloseSuperseded, CloseLimit, CloseVersion,
-		websocket.StatusMessageTooBig, websocket.StatusUnsupportedData,
-		websocket.StatusInvalidFramePayloadData, websocket.StatusPolicyViolation:
+		StatusMessageTooBig, StatusUnsupportedData,
+		StatusInvalidFramePayloadData, StatusPolicyViolation:
 		return true
 	}
 	return false

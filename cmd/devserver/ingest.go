@@ -47,14 +47,14 @@ func (r *run) closeFile() {
 
 // stop is a connection's end: its close code and reason.
 type stop struct {
-	code   websocket.StatusCode
+	code   stream.StatusCode
 	reason string
 	lost   bool // the connection is gone: no close handshake
 }
 
 func (e *stop) Error() string { return fmt.Sprintf("%d %s", e.code, e.reason) }
 
-func stopf(code websocket.StatusCode, format string, a ...any) *stop {
+func stopf(code stream.StatusCode, format string, a ...any) *stop {
 	return &stop{code: code, reason: fmt.Sprintf(format, a...)}
 }
 
@@ -73,7 +73,7 @@ func closeWith(c *websocket.Conn, st *stop) {
 		}
 		reason += "..."
 	}
-	c.Close(st.code, reason)
+	c.Close(websocket.StatusCode(st.code), reason)
 }
 
 // serveStream takes a run's timeline over a WebSocket (package stream
@@ -103,7 +103,7 @@ func (s *server) serveStream(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	st := s.ingest(c)
-	if st.code != websocket.StatusNormalClosure && st.code != stream.CloseSuperseded {
+	if st.code != stream.StatusNormalClosure && st.code != stream.CloseSuperseded {
 		s.cfg.Logf("stream from %s closed: %s", r.RemoteAddr, st.reason)
 	}
 	closeWith(c, st)
@@ -195,7 +195,7 @@ func (s *server) message(rn *run, gen int, msg []byte, in *inbox) (next uint64, 
 		// knows.
 		return next, st.code == stream.CloseLimit, st
 	case done:
-		return next, true, &stop{code: websocket.StatusNormalClosure, reason: "run ended"}
+		return next, true, &stop{code: stream.StatusNormalClosure, reason: "run ended"}
 	}
 	return next, true, nil
 }
@@ -213,11 +213,11 @@ const writeTimeout = 30 * time.Second
 func readStop(err error) *stop {
 	switch {
 	case errors.Is(err, websocket.ErrMessageTooBig):
-		return stopf(websocket.StatusMessageTooBig, "message over the size limit")
+		return stopf(stream.StatusMessageTooBig, "message over the size limit")
 	case websocket.CloseStatus(err) != -1:
-		return stopf(websocket.CloseStatus(err), "connection closed: %v", err)
+		return stopf(stream.StatusCode(websocket.CloseStatus(err)), "connection closed: %v", err)
 	}
-	st := stopf(websocket.StatusGoingAway, "connection lost: %v", err)
+	st := stopf(stream.StatusGoingAway, "connection lost: %v", err)
 	st.lost = true
 	return st
 }
@@ -249,13 +249,13 @@ func (s *server) hello(f stream.Frame) (*run, int, *stop) {
 	if err != nil {
 		s.forget(int64(len(hdr)))
 		s.cfg.Logf("new run: %v", err)
-		return nil, 0, stopf(websocket.StatusInternalError, "the server cannot store the run")
+		return nil, 0, stopf(stream.StatusInternalError, "the server cannot store the run")
 	}
 	if _, err := rn.f.Write(hdr); err != nil {
 		rn.f.Close()
 		s.forget(int64(len(hdr)))
 		s.cfg.Logf("run %s: %v", rn.id, err)
-		return nil, 0, stopf(websocket.StatusInternalError, "the server cannot store the run")
+		return nil, 0, stopf(stream.StatusInternalError, "the server cannot store the run")
 	}
 	rn.size = int64(len(hdr))
 	s.mu.Lock()
@@ -389,7 +389,7 @@ func (s *server) store(rn *run, gen int, f stream.Frame, buf *[]byte) (next uint
 		if _, err := rn.f.Write(b); err != nil {
 			s.cfg.Logf("run %s: %v", rn.id, err)
 			rn.stopped = "the server could not write the run"
-			return rn.next, false, stopf(websocket.StatusInternalError, "the server could not write the run")
+			return rn.next, false, stopf(stream.StatusInternalError, "the server could not write the run")
 		}
 		if rn.next == 0 {
 			rn.first = evs[0].Time

@@ -220,7 +220,7 @@ func (r *rawConn) wantAck(next uint64) {
 	}
 }
 
-func (r *rawConn) wantClose(code websocket.StatusCode, reason string) {
+func (r *rawConn) wantClose(code stream.StatusCode, reason string) {
 	r.t.Helper()
 	for {
 		rep, ce := r.reply()
@@ -230,7 +230,7 @@ func (r *rawConn) wantClose(code websocket.StatusCode, reason string) {
 			}
 			r.t.Fatalf("reply %+v; want close %d", rep, code)
 		}
-		if ce.Code != code || !strings.Contains(ce.Reason, reason) {
+		if ce.Code != websocket.StatusCode(code) || !strings.Contains(ce.Reason, reason) {
 			r.t.Fatalf("closed with %d %q; want %d and a reason with %q", ce.Code, ce.Reason, code, reason)
 		}
 		return
@@ -288,7 +288,7 @@ func TestStreamSequence(t *testing.T) {
 	r2.wantAck(9)
 	r2.send(stream.AppendEnd(nil, 9))
 	r2.wantAck(9)
-	r2.wantClose(websocket.StatusNormalClosure, "run ended")
+	r2.wantClose(stream.StatusNormalClosure, "run ended")
 	_, evs := ts.readRun(t, w.Run)
 	checkEvents(t, evs, genEvents(1, 0, 9))
 }
@@ -319,7 +319,7 @@ func TestStreamRejects(t *testing.T) {
 		name   string
 		msgs   [][]byte
 		binary bool
-		code   websocket.StatusCode
+		code   stream.StatusCode
 		reason string
 	}{
 		{"not json", [][]byte{[]byte("hello\n")}, false, stream.CloseBadFrame, "control line"},
@@ -328,7 +328,7 @@ func TestStreamRejects(t *testing.T) {
 		{"version", [][]byte{[]byte(`{"type":"hello","protocol":99}` + "\n" + string(hello[strings.IndexByte(string(hello), '\n')+1:]))}, false, stream.CloseVersion, "protocol 99"},
 		{"bad event", [][]byte{hello, []byte(`{"type":"events","seq":0}` + "\n" + `{"t":1,"kind":"vblank","pid":1}` + "\n")}, false, stream.CloseBadFrame, `field "pid" is not used by kind vblank`},
 		{"unknown kind", [][]byte{hello, []byte(`{"type":"events","seq":0}` + "\n" + `{"t":1,"kind":"teleport"}` + "\n")}, false, stream.CloseBadFrame, `unknown kind "teleport"`},
-		{"too big", [][]byte{hello, append([]byte(`{"type":"events","seq":0}`+"\n"), bytes.Repeat([]byte("x"), 65<<10)...)}, false, websocket.StatusMessageTooBig, "read limited at"},
+		{"too big", [][]byte{hello, append([]byte(`{"type":"events","seq":0}`+"\n"), bytes.Repeat([]byte("x"), 65<<10)...)}, false, stream.StatusMessageTooBig, "read limited at"},
 		{"too many events", [][]byte{hello, stream.AppendEvents(nil, 0, genEvents(1, 0, 21))}, false, stream.CloseLimit, "limit of 20 events per run"},
 		{"end early", [][]byte{hello, stream.AppendEnd(nil, 3)}, false, stream.CloseBadFrame, "end at 3 events, but 0 are stored"},
 		{"hello twice", [][]byte{hello, hello}, false, stream.CloseBadFrame, "hello message after the handshake"},

@@ -6,7 +6,8 @@
 //	start() pause() step() stepFrame() setSpeed(x)
 //	reset(query)        a new session from a link's query (session.ParseQuery)
 //	loadGuest(name, bytes, query)  a module of one's own
-//	state()             {now, frames, running, speed, done, error, outputs, width, height, hash, link, fps, draws, missed}
+//	state()             {now, frames, running, speed, done, error, outputs, width, height, link, fps, draws, missed}
+//	hash()              the first output's frame hash (present.Hash), as the headless runner computes it
 //	output()            what each process wrote
 //	stream()            the run's stream to the dev server: {state, run, emitted, acked, dropped, error}
 //	guests()            the built guests' names
@@ -37,16 +38,17 @@ import (
 // it. JavaScript calls and ebiten's loop run on different goroutines:
 // mu guards everything.
 type app struct {
-	mu     sync.Mutex
-	r      *session.Runner
-	err    error // why the last reset failed
-	imgs   []*ebiten.Image
-	dirty  [][]image.Rectangle
-	drawn  int // guest frames when the last Draw ran
-	draws  int // Draws while running
-	missed int // of those, ones that did not show exactly one new guest frame
-	events *feed
-	stream *stream.Client // the run's stream to the dev server, if one answers
+	mu      sync.Mutex
+	r       *session.Runner
+	err     error // why the last reset failed
+	imgs    []*ebiten.Image
+	dirty   [][]image.Rectangle
+	drawn   int // guest frames when the last Draw ran
+	draws   int // Draws while running
+	missed  int // of those, ones that did not show exactly one new guest frame
+	events  *feed
+	stream  *stream.Client // the run's stream to the dev server, if one answers
+	flushed time.Time      // when the page last got events
 
 	// Where the time goes, for the benchmarks: the machine's run, the
 	// uploads of new pixels, and Draw, in wall milliseconds.
@@ -132,7 +134,12 @@ func (a *app) Update() error {
 		a.r.Frame()
 		a.machineMS += ms(time.Since(start))
 	}
-	a.events.flush()
+	// The page takes events ten times a second: fewer, larger batches
+	// cost it less than one a frame.
+	if now := time.Now(); now.Sub(a.flushed) >= 100*time.Millisecond {
+		a.events.flush()
+		a.flushed = now
+	}
 	return nil
 }
 
@@ -272,19 +279,21 @@ func (a *app) export() {
 		st := map[string]any{"error": errString(a.err), "running": false}
 		if a.r != nil {
 			w, h := a.size()
-			hash := ""
-			if f := a.r.S.Frame(0); f != nil {
-				hash = present.Hash(f)
-			}
 			st = map[string]any{
 				"now": float64(a.r.S.M.Now()), "frames": a.r.S.Frames(), "running": a.r.Running, "speed": a.r.Speed,
 				"done": a.r.S.Done(), "error": errString(a.r.Err), "outputs": a.r.S.Outputs(),
-				"width": w, "height": h, "hash": hash, "link": a.r.S.Spec.Query().Encode(),
+				"width": w, "height": h, "link": a.r.S.Spec.Query().Encode(),
 				"fps": ebiten.ActualFPS(), "draws": a.draws, "missed": a.missed,
 				"machineMS": a.machineMS, "uploadMS": a.uploadMS, "drawMS": a.drawMS,
 			}
 		}
 		return st
+	})
+	fn("hash", func([]js.Value) any {
+		if a.r == nil || a.r.S.Frame(0) == nil {
+			return ""
+		}
+		return present.Hash(a.r.S.Frame(0))
 	})
 	fn("guests", func([]js.Value) any {
 		var names []any

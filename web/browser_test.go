@@ -157,7 +157,7 @@ func pauseAt(t testing.TB, ctx context.Context, n int) string {
 		if (err) return "reset: " + err;
 		f.pause();
 		for (let i = 0; i < %d; i++) if (!f.stepFrame()) return "no frame " + i;
-		return f.state().hash;
+		return f.hash();
 	})()`, fl, n))
 }
 

@@ -1,7 +1,7 @@
 // Command devserver serves fencelab's browser page and keeps the
 // timelines the page streams to it.
 //
-//	devserver [-addr 127.0.0.1:8080] [-web out/web] [-recordings out/recordings] [flags]
+//	devserver [-addr 127.0.0.1:8080] [-web build/web] [-recordings recordings] [flags]
 //
 // It serves the web bundle in -web (index.html, wasm_exec.js,
 // fencelab.wasm and its pre-compressed fencelab.wasm.br and .gz, chosen

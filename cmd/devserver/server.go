@@ -41,8 +41,8 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		Addr:          "127.0.0.1:8080",
-		Web:           "out/web",
-		Recordings:    "out/recordings",
+		Web:           "build/web", // make bundle's
+		Recordings:    "recordings",
 		Src:           ".",
 		MaxMessage:    1 << 20,
 		MaxEvents:     5_000_000,

@@ -111,6 +111,8 @@ func (b *bundleWatch) staleSource(built os.FileInfo) (which string, changed, new
 		}
 		var target os.FileInfo // what the bundle made of this source
 		switch {
+		case strings.HasPrefix(rel, "web/") && strings.HasSuffix(name, ".go"):
+			return nil // web/'s Go files are its browser tests, not the page
 		case strings.HasPrefix(rel, "web/"):
 			target, _ = os.Stat(filepath.Join(b.web, filepath.FromSlash(strings.TrimPrefix(rel, "web/"))))
 		case strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go"),

@@ -262,6 +262,7 @@ func TestBundleStale(t *testing.T) {
 	writeFile(t, filepath.Join(src, "wasm", "main_js.go"), "package main\n", t0)
 	writeFile(t, filepath.Join(src, "cmd", "devserver", "main.go"), "package main\n", t0.Add(time.Hour)) // not in the bundle
 	writeFile(t, filepath.Join(src, "wasm", "x_test.go"), "package main\n", t0.Add(time.Hour))           // nor tests
+	writeFile(t, filepath.Join(src, "web", "browser_test.go"), "package web\n", t0.Add(time.Hour))       // nor web/'s Go tests
 	web := filepath.Join(src, "out", "web")
 	writeFile(t, filepath.Join(web, "fencelab.wasm"), "\x00asm", t0.Add(time.Minute))
 	var logged []string

@@ -126,6 +126,9 @@ func ParseHeader(line []byte) (Meta, error) {
 	if len(line) > MaxHeaderLine {
 		return Meta{}, &FormatError{Msg: fmt.Sprintf("header is %d bytes, over the %d limit", len(line), MaxHeaderLine)}
 	}
+	if err := strictKeys(line); err != nil {
+		return Meta{}, &FormatError{Msg: "header: " + err.Error()}
+	}
 	var h header
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -574,4 +577,56 @@ func atLine(err error, line int) error {
 		return &c
 	}
 	return err
+}
+
+// headerKeys are the header's keys, spelled as the format spells them.
+var headerKeys = map[string]bool{"format": true, "version": true, "guest": true, "seed": true, "config": true, "processes": true}
+
+// strictKeys holds a header to what ParseEvent holds an event to, where
+// encoding/json is lenient: no object may repeat a key (json keeps the
+// last), and the top level's keys must be spelled exactly (json takes
+// "Guest" for "guest"). Syntax errors are left to the decoder.
+func strictKeys(line []byte) error {
+	type level struct {
+		seen    map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []*level
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, &level{seen: map[string]bool{}, wantKey: true})
+				continue
+			case '[':
+				stack = append(stack, &level{})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].seen != nil && stack[n-1].wantKey {
+				top := stack[n-1]
+				if top.seen[v] {
+					return fmt.Errorf("key %q repeated", v)
+				}
+				if n == 1 && !headerKeys[v] {
+					return fmt.Errorf("unknown field %q", v)
+				}
+				top.seen[v], top.wantKey = true, false
+				continue
+			}
+		}
+		// A value ended: the object around it, if any, wants a key next.
+		if n := len(stack); n > 0 && stack[n-1].seen != nil {
+			stack[n-1].wantKey = true
+		}
+	}
 }

@@ -282,3 +282,23 @@ func TestWriterError(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, io.ErrShortWrite }
+
+// A header is as strict as an event line: no repeated keys, at any
+// depth, and the top level's keys spelled exactly.
+func TestHeaderStrictKeys(t *testing.T) {
+	for _, tt := range []struct{ line, want string }{
+		{`{"format":"fencelab-timeline","version":1,"formAt":"x"}`, `unknown field "formAt"`},
+		{`{"format":"fencelab-timeline","version":1,"Guest":"x"}`, `unknown field "Guest"`},
+		{`{"format":"fencelab-timeline","version":1,"guest":"a","guest":"b"}`, `key "guest" repeated`},
+		{`{"format":"fencelab-timeline","version":1,"config":{"a":"1","a":"2"}}`, `key "a" repeated`},
+		{`{"format":"fencelab-timeline","version":1,"processes":{"1":"x","1":"y"}}`, `key "1" repeated`},
+	} {
+		if _, err := ParseHeader([]byte(tt.line)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v; want an error with %s", tt.line, err, tt.want)
+		}
+	}
+	good := `{"format":"fencelab-timeline","version":1,"guest":"g","config":{"a":"1","b":"guest"},"processes":{"1":"x","2":"y"}}`
+	if m, err := ParseHeader([]byte(good)); err != nil || m.Guest != "g" || m.Config["b"] != "guest" || m.Processes[2] != "y" {
+		t.Errorf("%s: %+v, %v", good, m, err)
+	}
+}

@@ -96,11 +96,11 @@ type Process struct {
 
 // Signals is what the runtime needs of a process's signals: the
 // sigtimer call sets the interval of virtual time between signals (0:
-// none) and returns how many were delivered; after every system call
-// the runtime lets it see whether a signal ended the call.
+// none) and returns how many were delivered; before every system call
+// the runtime lets it put back what an earlier signal took (EnterCall).
 type Signals interface {
 	SetTimer(intervalNS int64) (delivered int32)
-	AfterCall()
+	EnterCall()
 }
 
 type procKey struct{}

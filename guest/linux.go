@@ -30,12 +30,12 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 			p := from(ctx, mod)
 			r := -int32(errno.ENOSYS)
 			if p != nil {
+				if p.Signals != nil {
+					p.Signals.EnterCall()
+				}
 				p.syncIn()
 				r = call(p, stack)
 				p.syncOut()
-				if p.Signals != nil {
-					p.Signals.AfterCall()
-				}
 			}
 			if r == -int32(errno.ERESTARTSYS) {
 				r = -int32(errno.EINTR)

@@ -392,7 +392,7 @@ func (m *Machine) Step(until int64) (more bool, err error) {
 	}
 	if !ok {
 		if blocked := m.s.blocked(m.actors()); len(blocked) > 0 {
-			return false, fmt.Errorf("%w: %s blocked at %d ns with nothing due", ErrDeadlock, strings.Join(blocked, ", "), m.clock.Now())
+			return false, fmt.Errorf("%w: %s blocked at %v of virtual time with nothing due", ErrDeadlock, strings.Join(blocked, ", "), time.Duration(m.clock.Now()-Boot))
 		}
 		// Every process has exited: the files nobody received are
 		// closed, by a process of the machine's own, as closing one

@@ -149,7 +149,9 @@ func (w *waiter) Wait(ctx context.Context, deadline int64) {
 	s := w.s
 	s.mu.Lock()
 	a := s.current
-	if w.kicked || a == nil {
+	// An interrupted call returns at once: parking would leave its wake-up
+	// to context.AfterFunc's goroutine, at a moment of the host's choosing.
+	if w.kicked || a == nil || (ctx != nil && ctx.Err() != nil) {
 		w.kicked = false
 		s.mu.Unlock()
 		return

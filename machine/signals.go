@@ -31,9 +31,11 @@ func (s *signals) SetTimer(intervalNS int64) int32 {
 	return s.delivered
 }
 
-// AfterCall implements guest.Signals: a call a signal ended leaves the
-// task's context done; the next call gets a fresh one.
-func (s *signals) AfterCall() {
+// EnterCall implements guest.Signals: a signal that ended a call, or
+// came while the process slept in nanosleep (which is not cut short),
+// leaves the task's context done; each call starts with a fresh one, so
+// only a signal during the call interrupts it.
+func (s *signals) EnterCall() {
 	if s.p.task.Ctx.Err() != nil {
 		s.p.task.Ctx, s.cancel = context.WithCancel(context.Background())
 	}

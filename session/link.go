@@ -9,13 +9,26 @@ import (
 	"fencelab/machine"
 )
 
-// Limits on what a link may carry.
+// Limits on what a link may carry. MaxLink bounds the whole encoded
+// query, which a recording's header carries (timeline.MaxHeaderLine is
+// above it).
 const (
 	MaxArgs     = 64
 	MaxArgLen   = 4096
 	MaxStdin    = 64 << 10
 	MaxGuestLen = 64
+	MaxLink     = 256 << 10
 )
+
+// Link is the spec's query, encoded, or an error if it is longer than
+// MaxLink (a script and arguments of non-ASCII bytes can triple).
+func (s Spec) Link() (string, error) {
+	q := s.Query().Encode()
+	if len(q) > MaxLink {
+		return "", fmt.Errorf("link: %d bytes encoded; at most %d (a shorter script or fewer arguments)", len(q), MaxLink)
+	}
+	return q, nil
+}
 
 // Query is the spec as a link's query: guest=NAME, one arg=A per
 // argument, stdin=TEXT, seed=N and config=JSON (the other options, as
@@ -47,6 +60,9 @@ func (s Spec) Query() url.Values {
 // checks them.
 func ParseQuery(v url.Values) (Spec, error) {
 	var s Spec
+	if n := len(v.Encode()); n > MaxLink {
+		return Spec{}, fmt.Errorf("link: %d bytes encoded; at most %d", n, MaxLink)
+	}
 	for k, vs := range v {
 		switch k {
 		case "guest", "stdin", "seed", "config":

@@ -31,9 +31,11 @@ func (r *Runner) Frame() {
 	if !ok {
 		next, period = now+DefaultPeriod, DefaultPeriod
 	}
+	// At speed 1 or more, to a vblank; slower, a share of a period a
+	// frame (a guest frame then shows on several drawn ones).
 	target := next + int64((r.Speed-1)*float64(period))
-	if target <= now {
-		target = now + 1
+	if r.Speed < 1 {
+		target = now + max(int64(r.Speed*float64(period)), 1)
 	}
 	r.Err = r.S.Run(target)
 }
@@ -46,14 +48,19 @@ func (r *Runner) Step() {
 	}
 }
 
+// maxStepFrame bounds how much virtual time StepFrame runs looking for a
+// frame: a guest that never presents one must not hang the page.
+const maxStepFrame = 10_000_000_000
+
 // StepFrame runs to the next presented frame, paused; false if none
-// came (the guests are done, or stuck).
+// came within 10 s of virtual time (the guests are done, stuck, or show
+// nothing).
 func (r *Runner) StepFrame() bool {
 	r.Running = false
 	if r.Err != nil {
 		return false
 	}
-	ok, err := r.S.StepFrame(1<<63 - 1)
+	ok, err := r.S.StepFrame(r.S.M.Now() + maxStepFrame)
 	r.Err = err
 	return ok
 }

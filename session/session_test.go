@@ -9,6 +9,7 @@ import (
 
 	"fencelab/machine"
 	"fencelab/present"
+	"fencelab/timeline"
 )
 
 // A spec survives the trip through a link, which is the same link every
@@ -182,8 +183,43 @@ func TestRunner(t *testing.T) {
 	if s.Frames() != frames+2 {
 		t.Errorf("speed 2: %d new frames; want 2", s.Frames()-frames)
 	}
+	// Slower than real time, time still moves: an eighth of a period a
+	// drawn frame.
+	r.Speed = 0.125
+	before := s.M.Now()
+	for range 16 {
+		r.Frame()
+	}
+	_, period, _ := s.M.Driver().Vblank(0, s.M.Now())
+	if moved := s.M.Now() - before; moved < period || moved > 3*period {
+		t.Errorf("16 frames at 1/8 speed moved %d ns; want about two periods (%d)", moved, period)
+	}
 	frames = s.Frames()
 	if !r.StepFrame() || s.Frames() != frames+1 || r.Running {
 		t.Errorf("StepFrame: %d frames, then %d, running %v", frames, s.Frames(), r.Running)
+	}
+}
+
+// The biggest script a link may carry fits in a recording's header; a
+// spec whose link would be longer than MaxLink is refused by Link and
+// ParseQuery alike.
+func TestLinkLimits(t *testing.T) {
+	big := Spec{Guest: "scenario", Stdin: strings.Repeat("\xff", MaxStdin)} // three bytes a byte encoded
+	link, err := big.Link()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := timeline.AppendHeader(nil, timeline.Meta{Guest: big.Guest, Config: map[string]string{"link": link}}); err != nil {
+		t.Errorf("the header of a link of %d bytes: %v", len(link), err)
+	}
+	big.Args = []string{strings.Repeat("\xff", MaxArgLen), strings.Repeat("\xff", MaxArgLen)}
+	for len(big.Query().Encode()) <= MaxLink {
+		big.Args = append(big.Args, strings.Repeat("\xff", MaxArgLen))
+	}
+	if _, err := big.Link(); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("Link of %d bytes: %v", len(big.Query().Encode()), err)
+	}
+	if _, err := ParseQuery(big.Query()); err == nil || !strings.Contains(err.Error(), "bytes encoded") {
+		t.Errorf("ParseQuery of %d bytes: %v", len(big.Query().Encode()), err)
 	}
 }

@@ -39,7 +39,7 @@ const (
 
 	// MaxHeaderLine and MaxEventLine bound the lines a [Reader] accepts,
 	// newline included; [Writer] never writes longer ones.
-	MaxHeaderLine = 64 << 10
+	MaxHeaderLine = 512 << 10
 	MaxEventLine  = 4 << 10
 )
 

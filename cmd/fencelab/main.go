@@ -22,8 +22,8 @@
 //	--host-waits     hand other rings' in-fences to the device
 //	--watchdog DUR   how long a guest may run without blocking (host time)
 //	--until DUR      stop after DUR of virtual time (e.g. 10s, 500ms)
-//	--stdin FILE     the first guest's standard input (- for fencelab's);
-//	                 without it, fencelab's own if that is a file or a pipe
+//	--stdin FILE     the first guest's standard input (- for fencelab's,
+//	                 a pipe say); without it, a file redirected in (<)
 //	--trace FILE     the timeline: Chrome trace JSON for ui.perfetto.dev
 //	                 if FILE ends in .json, else JSON lines
 //	--frames DIR     each frame the displays show, as DIR/out<N>-<frame>.png
@@ -48,8 +48,11 @@ import (
 )
 
 func main() {
+	// A file redirected in (<) is read; a pipe only with --stdin -: one
+	// that never closes (a CI runner's, ssh's) must not hang a guest that
+	// never reads.
 	var stdin io.Reader
-	if fi, err := os.Stdin.Stat(); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeNamedPipe != 0) {
+	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice == 0 {
 		stdin = os.Stdin
 	}
 	os.Exit(run(os.Args[1:], stdin, os.Stdout, os.Stderr))
@@ -82,7 +85,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	hostWaits := fs.Bool("host-waits", false, "hand EXECBUFFER in-fences of other rings to the device to wait for")
 	watchdog := fs.Duration("watchdog", 5*time.Second, "how long a guest may run without blocking (host time)")
 	until := fs.Duration("until", 0, "stop after this much virtual time (0: when every guest has exited)")
-	stdinFile := fs.String("stdin", "", "the first guest's standard input, a file (- for fencelab's own)")
+	stdinFile := fs.String("stdin", "", "the first guest's standard input, a file (- for fencelab's own, a pipe say); without it a file redirected in is read")
 	traceFile := fs.String("trace", "", "write the timeline here: Chrome trace JSON (ui.perfetto.dev) for *.json, else JSON lines")
 	framesDir := fs.String("frames", "", "write each displayed frame as a PNG into this directory")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -144,7 +147,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case *stdinFile == "-":
 		stdin = io.LimitReader(stdin, session.MaxStdin+1)
 		fallthrough
-	case *stdinFile == "" && stdin != nil:
+	case *stdinFile == "" && stdin != nil && isRegular(stdin):
 		b, err := io.ReadAll(io.LimitReader(stdin, session.MaxStdin+1))
 		if err != nil {
 			return fail("reading standard input: %v", err)
@@ -261,6 +264,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// isRegular tells a file redirected in from a pipe or socket.
+func isRegular(r io.Reader) bool {
+	if f, ok := r.(*os.File); ok {
+		fi, err := f.Stat()
+		return err == nil && fi.Mode().IsRegular()
+	}
+	return true // a test's reader
 }
 
 func firstNonZero(a, b int) int {

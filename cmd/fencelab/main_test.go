@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fencelab/internal/gotool"
 	"fencelab/session"
@@ -152,5 +153,27 @@ func TestRunOptionsAndOutputs(t *testing.T) {
 	b, err := os.ReadFile(chrome)
 	if err != nil || !json.Valid(b) || !bytes.Contains(b, []byte(`"traceEvents"`)) || !bytes.Contains(b, []byte("SUBMIT_3D")) {
 		t.Errorf("Chrome trace: %v, %.200s", err, b)
+	}
+}
+
+// A pipe on standard input is read only with --stdin -: one that never
+// closes must not hang a guest that never reads it.
+func TestStdinPipeNotRead(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	defer r.Close()
+	done := make(chan int, 1)
+	var out, errOut bytes.Buffer
+	go func() { done <- run([]string{"run", "hello"}, r, &out, &errOut) }()
+	select {
+	case code := <-done:
+		if code != 7 {
+			t.Errorf("hello exited %d; want its 7\n%s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("fencelab run hello waited for a pipe nobody closes")
 	}
 }

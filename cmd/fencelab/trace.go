@@ -39,12 +39,16 @@ var names = timeline.Names{
 // replay (the dev server's, say) runs the same guest, arguments, input
 // and options.
 func newTrace(path string, spec session.Spec, maxEvents int) (*traceOut, error) {
+	link, err := spec.Link()
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	t := &traceOut{path: path, f: f, meta: timeline.Meta{Guest: spec.Guest, Seed: spec.Options.Seed,
-		Config: map[string]string{"link": spec.Query().Encode()}}}
+		Config: map[string]string{"link": link}}}
 	if strings.HasSuffix(path, ".json") {
 		t.ring = timeline.NewRing(maxEvents)
 	}

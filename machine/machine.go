@@ -192,11 +192,38 @@ type Process struct {
 	done  bool
 	sig   *signals // a WebAssembly guest's signal timer
 
-	stdout, stderr bytes.Buffer
+	stdout, stderr capped
 }
 
 // Output is what a WebAssembly guest wrote to stdout and stderr.
 func (p *Process) Output() (stdout, stderr string) { return p.stdout.String(), p.stderr.String() }
+
+// MaxOutput is how much of each of a guest's stdout and stderr is kept;
+// what comes after is counted, and the output says so at its end.
+const MaxOutput = 1 << 20
+
+// capped is a guest's output, kept up to MaxOutput bytes.
+type capped struct {
+	b       bytes.Buffer
+	dropped int64
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	room := MaxOutput - c.b.Len()
+	if room >= len(p) {
+		return c.b.Write(p)
+	}
+	c.b.Write(p[:max(room, 0)])
+	c.dropped += int64(len(p) - max(room, 0))
+	return len(p), nil
+}
+
+func (c *capped) String() string {
+	if c.dropped == 0 {
+		return c.b.String()
+	}
+	return c.b.String() + fmt.Sprintf("\n[fencelab: %d more bytes not kept]\n", c.dropped)
+}
 
 // Err is why a WebAssembly guest did not run to its end (a trap, a
 // module that would not instantiate), or nil.

@@ -326,3 +326,18 @@ func TestUnreadChannelIsClosedByTheMachine(t *testing.T) {
 		t.Error("the screen is still on after the machine closed the last card fd")
 	}
 }
+
+// A guest's output is kept up to MaxOutput bytes a stream; the rest is
+// counted, not kept.
+func TestOutputCapped(t *testing.T) {
+	var c capped
+	c.Write([]byte(strings.Repeat("x", MaxOutput-3)))
+	if n, err := c.Write([]byte("abcdef")); n != 6 || err != nil {
+		t.Fatalf("Write = %d, %v; want all taken", n, err)
+	}
+	c.Write([]byte("more"))
+	s := c.String()
+	if !strings.HasPrefix(s[MaxOutput-3:], "abc\n[fencelab: 7 more bytes not kept]") {
+		t.Errorf("end of output: %q", s[MaxOutput-10:])
+	}
+}

@@ -103,6 +103,8 @@ class TimelinePanel {
       this.dropped += before - tr.items.length;
     }
     this.arrows = this.arrows.filter((a) => a.b.t >= cut);
+    for (const [f, at] of this.signalAt) if (at.t < cut) this.signalAt.delete(f);
+    for (const [k, it] of this.open) if (it.t0 < cut) this.open.delete(k); // never ended: gone with its track's items
     this.tMin = cut;
   }
 
@@ -160,6 +162,7 @@ class TimelinePanel {
         }
         const f = this.fences.get(key);
         if (f) this.signalAt.set(f, { track: tr, t });
+        this.fences.delete(key); // its job is done: the signal is what waiters need
         break;
       }
       case "fault-injected":

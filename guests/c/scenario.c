@@ -70,7 +70,8 @@ static const struct {
 	{ "EAGAIN", EAGAIN }, { "ENOMEM", ENOMEM }, { "EACCES", EACCES }, { "EFAULT", EFAULT },
 	{ "EBUSY", EBUSY }, { "EEXIST", EEXIST }, { "ENODEV", ENODEV }, { "EINVAL", EINVAL },
 	{ "EMFILE", EMFILE }, { "ENOSPC", ENOSPC }, { "ERANGE", ERANGE }, { "ENOSYS", ENOSYS },
-	{ "ETIME", ETIME }, { "EOPNOTSUPP", EOPNOTSUPP }, { "ETIMEDOUT", ETIMEDOUT },
+	{ "ETIME", ETIME }, { "EOPNOTSUPP", EOPNOTSUPP }, { "ETIMEDOUT", ETIMEDOUT }, { "ENOTTY", ENOTTY },
+	{ "ENAMETOOLONG", ENAMETOOLONG }, { "E2BIG", E2BIG }, { "ENXIO", ENXIO }, { "ESRCH", ESRCH },
 };
 
 static const char *errno_name(int e)

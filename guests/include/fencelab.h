@@ -449,10 +449,10 @@ static inline int drmModeAtomicAddProperty(drmModeAtomicReqPtr req, uint32_t obj
  * it; a property set twice takes the last value, as in libdrm. */
 static inline int drmModeAtomicCommit(int fd, drmModeAtomicReqPtr req, uint32_t flags, void *user_data)
 {
-	if (!req) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (!req)
+		return -EINVAL; /* as libdrm: -errno here, -1 and errno from the ioctl */
+	if (req->count == 0)
+		return 0; /* libdrm sends nothing for an empty request */
 	uint32_t n = req->count, nobj = 0, nprop = 0;
 	uint32_t *objs = calloc(n + 1, 4), *counts = calloc(n + 1, 4), *props = calloc(n + 1, 4);
 	uint64_t *values = calloc(n + 1, 8);

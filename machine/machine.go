@@ -93,6 +93,7 @@ type Machine struct {
 	rt       *guest.Runtime // made when the first WebAssembly guest is spawned
 	onDamage func(mask uint32)
 	sink     timeline.Sink // nil: no timeline
+	closed   bool          // Close was called: calls keep their done contexts
 }
 
 // OnDamage has fn called between the machine's steps whenever outputs
@@ -191,6 +192,7 @@ type Process struct {
 	err   error // why a WebAssembly guest could not run to its end
 	done  bool
 	sig   *signals // a WebAssembly guest's signal timer
+	stop  context.CancelCauseFunc
 
 	stdout, stderr capped
 }
@@ -260,11 +262,12 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed, Sink: m.sink, Signals: p.sig,
 			Args: append([]string{name}, args...), Stdin: bytes.NewReader(p.Stdin), Stdout: &p.stdout, Stderr: &p.stderr}
 		p.code, p.err = m.rt.Run(runCtx, mod, gp)
-		if cause := context.Cause(runCtx); errors.Is(cause, errWatchdog) {
+		if cause := context.Cause(runCtx); errors.Is(cause, errWatchdog) || errors.Is(cause, errClosed) {
 			p.code, p.err = -1, fmt.Errorf("machine: %s: %w", name, cause)
 		}
 		p.exit()
 	})
+	p.stop = stop
 	p.a.watchdog = func() { stop(errWatchdog) }
 	return p, nil
 }
@@ -272,6 +275,12 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 // exit ends the process: its files are closed, as exit(2) closes them
 // (which may block), and then it is gone.
 func (p *Process) exit() {
+	// Closing files is not interruptible (exit's fput is not), whatever
+	// ended the process: signals stop, and the closes get a live context.
+	if p.sig != nil {
+		p.sig.next = 0
+	}
+	p.task.Ctx = context.Background()
 	p.task.FDs.CloseAll()
 	p.done = true
 	p.m.emit(timeline.Event{Kind: timeline.ProcessExit, Pid: p.task.Pid, Status: int32(p.code)})
@@ -284,6 +293,48 @@ func (m *Machine) emit(e timeline.Event) {
 		e.Time = m.clock.Now()
 		m.sink.Emit(e)
 	}
+}
+
+// errClosed is why the processes of a closed machine stopped.
+var errClosed = errors.New("stopped: the machine was closed")
+
+// Close stops the machine's WebAssembly processes and lets each end,
+// its files closed, so that nothing of the machine stays alive: for a
+// machine dropped before its guests are done (the page's Run button
+// starts a new one). A process asleep in a system call is woken with
+// EINTR and the guest is stopped at its next instruction. Processes of
+// Spawn are not stopped. Close gives up after 5 s of host time; the
+// machine must not be run afterwards.
+func (m *Machine) Close() {
+	m.closed = true
+	for _, p := range m.procs {
+		if p.stop != nil {
+			p.stop(errClosed)
+		}
+		if p.sig != nil {
+			p.sig.cancel()
+			p.sig.next = 0
+		}
+	}
+	m.s.wakeAll()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !m.allExited(); {
+		if more, err := m.Step(1<<63 - 1); !more || err != nil {
+			break
+		}
+	}
+	if m.rt != nil {
+		m.rt.Close(context.Background())
+	}
+}
+
+// allExited reports whether every WebAssembly process has ended.
+func (m *Machine) allExited() bool {
+	for _, p := range m.procs {
+		if p.stop != nil && !p.done {
+			return false
+		}
+	}
+	return true
 }
 
 // errWatchdog is why a guest that never blocked was stopped.

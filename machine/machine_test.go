@@ -3,9 +3,10 @@ package machine
 import (
 	"encoding/binary"
 	"errors"
-	"fencelab/internal/wire"
 	"fmt"
+	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"fencelab/device"
 	"fencelab/drm"
 	"fencelab/errno"
+	"fencelab/internal/wire"
 	"fencelab/timeline"
 )
 
@@ -339,5 +341,43 @@ func TestOutputCapped(t *testing.T) {
 	s := c.String()
 	if !strings.HasPrefix(s[MaxOutput-3:], "abc\n[fencelab: 7 more bytes not kept]") {
 		t.Errorf("end of output: %q", s[MaxOutput-10:])
+	}
+}
+
+// Close stops guests that would run for ever, asleep in a system call or
+// not yet started, and leaves no goroutine of the machine behind.
+func TestClose(t *testing.T) {
+	wasm, err := os.ReadFile("../guests/bin/triangle.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("../guests/bin/scenario.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	for range 3 {
+		m, err := New(Config{Device: device.Config{Displays: []device.Display{{Width: 64, Height: 48}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tri, _ := m.SpawnWasm("triangle", wasm, "0")
+		waiter, _ := m.SpawnWasm("scenario", script)
+		waiter.Stdin = []byte("syncobj a\nwait a for-submit\n") // asleep for good
+		if err := m.Run(Boot + 100_000_000); err != nil {
+			t.Fatal(err)
+		}
+		late, _ := m.SpawnWasm("scenario", script) // never started
+		m.Close()
+		for _, p := range []*Process{tri, waiter, late} {
+			if _, done := p.Exit(); !done || !errors.Is(p.Err(), errClosed) {
+				t.Errorf("%s after Close: done %v, err %v", p.Name, done, p.Err())
+			}
+		}
+	}
+	for start := time.Now(); runtime.NumGoroutine() > base+2; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("%d goroutines after closing three machines; %d before", runtime.NumGoroutine(), base)
+		}
 	}
 }

@@ -37,6 +37,7 @@ type sched struct {
 	mu       sync.Mutex
 	runnable []*actor
 	current  *actor
+	all      []*actor      // every actor started
 	back     chan struct{} // the baton, handed back to the scheduler
 }
 
@@ -50,6 +51,7 @@ func (s *sched) start(name string, task *drm.Task, fn func()) *actor {
 	a := &actor{name: name, task: task, run: make(chan struct{})}
 	s.mu.Lock()
 	s.runnable = append(s.runnable, a)
+	s.all = append(s.all, a)
 	s.mu.Unlock()
 	go func() {
 		<-a.run
@@ -172,6 +174,21 @@ func (w *waiter) Wait(ctx context.Context, deadline int64) {
 	s.mu.Lock()
 	w.kicked, w.owner = false, nil
 	s.mu.Unlock()
+}
+
+// wakeAll makes every parked actor runnable (for Machine.Close).
+func (s *sched) wakeAll() {
+	s.mu.Lock()
+	var ws []*waiter
+	for _, a := range s.all {
+		if a.parked != nil {
+			ws = append(ws, a.parked)
+		}
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		w.Kick()
+	}
 }
 
 // blocked lists the actors parked with nothing due to wake them.

@@ -36,7 +36,7 @@ func (s *signals) SetTimer(intervalNS int64) int32 {
 // leaves the task's context done; each call starts with a fresh one, so
 // only a signal during the call interrupts it.
 func (s *signals) EnterCall() {
-	if s.p.task.Ctx.Err() != nil {
+	if s.p.task.Ctx.Err() != nil && !s.p.m.closed {
 		s.p.task.Ctx, s.cancel = context.WithCancel(context.Background())
 	}
 }

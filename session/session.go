@@ -123,6 +123,10 @@ func (s *Session) damaged(mask uint32) {
 	}
 }
 
+// Close stops the session's guests and releases its machine
+// (machine.Machine.Close): for a run dropped before its guests are done.
+func (s *Session) Close() { s.M.Close() }
+
 // Done reports whether every process has exited.
 func (s *Session) Done() bool {
 	for _, p := range s.Procs {

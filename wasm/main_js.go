@@ -74,6 +74,9 @@ func main() {
 // reset starts a new session from a link's query (and the module, if one
 // of the page's own). The old one goes, even if the new one fails.
 func (a *app) reset(query string, wasm []byte) {
+	if a.r != nil {
+		a.r.S.Close() // its guests may never end: stop them, or the tab keeps every machine
+	}
 	a.r, a.err = nil, nil
 	v, err := url.ParseQuery(query)
 	if err != nil {

@@ -43,6 +43,11 @@ const (
 	MaxEventLine  = 4 << 10
 )
 
+// NotReplayable is the Meta.Config key a runner sets, with the reason,
+// when the run's link alone does not reproduce it (a module of the
+// user's own, several guests on the command line).
+const NotReplayable = "not-replayable"
+
 // Meta describes a run: what a replay needs to reproduce it, and names for
 // the viewer. It is the JSON lines header. Empty maps read back as nil.
 type Meta struct {

@@ -24,10 +24,14 @@ const maxBatch = 4 << 20
 
 func newFeed() *feed { return &feed{} }
 
-// reset starts the stream of a new run.
-func (f *feed) reset(spec session.Spec) {
+// reset starts the stream of a new run; notReplayable, if not empty, is
+// why its link does not reproduce it.
+func (f *feed) reset(spec session.Spec, notReplayable string) {
 	meta := timeline.Meta{Guest: spec.Guest, Seed: spec.Options.Seed,
 		Config: map[string]string{"link": spec.Query().Encode()}}
+	if notReplayable != "" {
+		meta.Config[timeline.NotReplayable] = notReplayable
+	}
 	f.meta = meta
 	f.buf, f.dropped = f.buf[:0], 0
 	h, err := timeline.AppendHeader(nil, meta)

@@ -88,7 +88,11 @@ func (a *app) reset(query string, wasm []byte) {
 		a.err = err
 		return
 	}
-	a.events.reset(spec)
+	notReplayable := ""
+	if wasm != nil {
+		notReplayable = "a module of the user's own, loaded into the page"
+	}
+	a.events.reset(spec, notReplayable)
 	if old := a.stream; old != nil { // let it finish sending, in the background
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

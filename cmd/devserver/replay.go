@@ -184,6 +184,9 @@ func (s *server) replayRun(ctx context.Context, id string) (*replayResult, error
 		return nil, &replayError{http.StatusUnprocessableEntity, err.Error()}
 	}
 	res := &replayResult{Run: id, Link: rd.Meta().Config["link"]}
+	if why := rd.Meta().Config[timeline.NotReplayable]; why != "" {
+		return nil, &replayError{http.StatusUnprocessableEntity, "the link does not reproduce this run: " + why}
+	}
 	if res.Link == "" {
 		return nil, &replayError{http.StatusUnprocessableEntity, "the run's header has no config.link, so what ran is not known"}
 	}

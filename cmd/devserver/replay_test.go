@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,5 +173,26 @@ func TestReplayRefused(t *testing.T) {
 	}
 	if resp, _ := ts.get(t, "/runs/"+id+"/replay", "Sec-Fetch-Site", "cross-site"); resp.StatusCode != 403 {
 		t.Errorf("a replay from another site's page: %d; want 403", resp.StatusCode)
+	}
+}
+
+// A run whose header says its link does not reproduce it (a module of
+// the user's own) is not replayed: the server says why instead of
+// running the built guest of the same name.
+func TestReplayNotReplayable(t *testing.T) {
+	ts := startServer(t, nil)
+	var b []byte
+	b, _ = timeline.AppendHeader(b, timeline.Meta{Guest: "triangle", Config: map[string]string{
+		"link": "guest=triangle", timeline.NotReplayable: "a module of the user's own"}})
+	b = timeline.AppendEvent(b, timeline.Event{Time: 1, Kind: timeline.ProcessStart, Pid: 1})
+	if err := os.MkdirAll(ts.cfg.Recordings, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ts.cfg.Recordings, "own.jsonl"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := ts.get(t, "/runs/own/replay")
+	if code := resp.StatusCode; code != http.StatusUnprocessableEntity || !strings.Contains(body, "does not reproduce this run: a module of the user's own") {
+		t.Errorf("replay: %d %s", resp.StatusCode, body)
 	}
 }

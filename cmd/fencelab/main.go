@@ -30,6 +30,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -167,6 +168,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The guests: the first makes the session, the others join it.
 	mods := make([][]byte, len(guests))
 	names := make([]string, len(guests))
+	notReplayable := ""
+	if len(guests) > 1 {
+		notReplayable = "several guests were given on the command line; a link names one"
+	}
 	for i, g := range guests {
 		wasm, err := os.ReadFile(g)
 		if err != nil {
@@ -180,6 +185,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		mods[i], names[i] = wasm, strings.TrimSuffix(filepath.Base(g), ".wasm")
+		if wasm != nil && notReplayable == "" {
+			notReplayable = fmt.Sprintf("%s is a module of the user's own (sha256 %x), not a built guest", g, sha256.Sum256(wasm))
+		}
 	}
 
 	spec := session.Spec{Guest: names[0], Args: guestArgs, Stdin: string(input), Options: opts}
@@ -189,7 +197,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	)
 	if *traceFile != "" {
 		var err error
-		if trace, err = newTrace(*traceFile, spec, maxTraceEvents); err != nil {
+		if trace, err = newTrace(*traceFile, spec, notReplayable, maxTraceEvents); err != nil {
 			return fail("--trace: %v", err)
 		}
 		sink = trace

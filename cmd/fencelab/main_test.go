@@ -177,3 +177,32 @@ func TestStdinPipeNotRead(t *testing.T) {
 		t.Fatal("fencelab run hello waited for a pipe nobody closes")
 	}
 }
+
+// The trace of a module of one's own, or of several guests, says that
+// its link does not reproduce the run, so no replay runs something else.
+func TestTraceNotReplayable(t *testing.T) {
+	dir := t.TempDir()
+	probe := buildProbe(t, dir)
+	for _, args := range [][]string{{probe}, {"hello", "hello"}} {
+		trace := filepath.Join(dir, "t.jsonl")
+		var out, errOut bytes.Buffer
+		run(append([]string{"run", "--trace", trace}, args...), nil, &out, &errOut)
+		f, err := os.Open(trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta, _, err := timeline.ReadAll(f, 1<<20)
+		f.Close()
+		if err != nil || meta.Config[timeline.NotReplayable] == "" {
+			t.Errorf("%v: header %+v, %v; want it marked not replayable", args, meta, err)
+		}
+	}
+	trace := filepath.Join(dir, "ok.jsonl")
+	var out, errOut bytes.Buffer
+	run([]string{"run", "--trace", trace, "hello"}, nil, &out, &errOut)
+	f, _ := os.Open(trace)
+	defer f.Close()
+	if meta, _, err := timeline.ReadAll(f, 1<<20); err != nil || meta.Config[timeline.NotReplayable] != "" {
+		t.Errorf("a built guest's trace: %+v, %v; want it replayable", meta, err)
+	}
+}

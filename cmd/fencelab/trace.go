@@ -37,8 +37,8 @@ var names = timeline.Names{
 
 // newTrace creates the file. The header's link is the whole spec, so a
 // replay (the dev server's, say) runs the same guest, arguments, input
-// and options.
-func newTrace(path string, spec session.Spec, maxEvents int) (*traceOut, error) {
+// and options; notReplayable says why it would not, when it would not.
+func newTrace(path string, spec session.Spec, notReplayable string, maxEvents int) (*traceOut, error) {
 	link, err := spec.Link()
 	if err != nil {
 		return nil, err
@@ -49,6 +49,9 @@ func newTrace(path string, spec session.Spec, maxEvents int) (*traceOut, error) 
 	}
 	t := &traceOut{path: path, f: f, meta: timeline.Meta{Guest: spec.Guest, Seed: spec.Options.Seed,
 		Config: map[string]string{"link": link}}}
+	if notReplayable != "" {
+		t.meta.Config[timeline.NotReplayable] = notReplayable
+	}
 	if strings.HasSuffix(path, ".json") {
 		t.ring = timeline.NewRing(maxEvents)
 	}

@@ -12,7 +12,7 @@
 // things happen (package timeline).
 //
 // Processes here are Go functions making system calls through a
-// [Process]; the guest runtime (package guest, planned) runs WebAssembly
+// [Process]; the guest runtime (package guest) runs WebAssembly
 // guests as processes of the same kind.
 package machine
 

@@ -269,6 +269,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			status = firstNonZero(status, 2)
 		} else {
 			fmt.Fprintf(stderr, "fencelab run: %d events in %s\n", n, *traceFile)
+			if n < trace.n {
+				fmt.Fprintf(stderr, "fencelab run: the oldest %d of the run's events did not fit (write JSON lines for all of them)\n", trace.n-n)
+			}
 		}
 	}
 	return status

@@ -90,7 +90,7 @@ func (t *traceOut) Emit(e timeline.Event) {
 	}
 }
 
-// close finishes the file and returns how many events it has.
+// close finishes the file and returns how many events it holds.
 func (t *traceOut) close() (int, error) {
 	err := t.err
 	if t.ring != nil {
@@ -111,6 +111,9 @@ func (t *traceOut) close() (int, error) {
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", t.path, err)
+	}
+	if t.ring != nil {
+		return min(t.n, t.ring.Cap()), nil // the oldest beyond its capacity went (a Dropped event says so)
 	}
 	return t.n, nil
 }

@@ -353,8 +353,22 @@ func (p *parser) eat(c byte) bool {
 
 // name reads a field name: a quoted run of [a-z_], at most 32 bytes.
 func (p *parser) name() ([]byte, error) {
+	return p.quoted("a field name", "field name", func(c byte) bool { return c >= 'a' && c <= 'z' || c == '_' })
+}
+
+// str reads a kind name: a quoted run of [a-z0-9-], at most 32 bytes.
+func (p *parser) str() ([]byte, error) {
+	return p.quoted("a quoted kind name", "kind name", func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
+	})
+}
+
+// quoted reads a quoted, non-empty run of at most 32 bytes that ok
+// accepts (no escapes: the format never writes one); want and what name
+// it in errors.
+func (p *parser) quoted(want, what string, ok func(c byte) bool) ([]byte, error) {
 	if !p.eat('"') {
-		return nil, p.fail("want a field name")
+		return nil, p.fail("want " + want)
 	}
 	start := p.i
 	for p.i < len(p.b) && p.i-start <= 32 {
@@ -363,37 +377,16 @@ func (p *parser) name() ([]byte, error) {
 		case c == '"':
 			p.i++
 			if p.i-1 == start {
-				return nil, p.fail("empty field name")
+				return nil, p.fail("empty " + what)
 			}
 			return p.b[start : p.i-1], nil
-		case c >= 'a' && c <= 'z' || c == '_':
+		case ok(c):
 			p.i++
 		default:
-			return nil, p.fail("bad character in field name")
+			return nil, p.fail("bad character in " + what)
 		}
 	}
-	return nil, p.fail("unterminated or overlong field name")
-}
-
-// str reads a kind name: a quoted run of [a-z0-9-], at most 32 bytes.
-func (p *parser) str() ([]byte, error) {
-	if !p.eat('"') {
-		return nil, p.fail("want a quoted kind name")
-	}
-	start := p.i
-	for p.i < len(p.b) && p.i-start <= 32 {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			return p.b[start : p.i-1], nil
-		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-':
-			p.i++
-		default:
-			return nil, p.fail("bad character in kind name")
-		}
-	}
-	return nil, p.fail("unterminated or overlong kind name")
+	return nil, p.fail("unterminated or overlong " + what)
 }
 
 // integer reads a JSON integer as a magnitude and a sign.

@@ -3,6 +3,7 @@ package guest
 import (
 	"context"
 	"fencelab/internal/wire"
+	"reflect"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -269,3 +270,36 @@ func FuzzLinuxModule(f *testing.F) {
 }
 
 var u32s, cat = wire.U32s, wire.Cat
+
+// fakeSignals records what the linux module asks of a process's signals.
+type fakeSignals struct {
+	set     []int64
+	entered int
+}
+
+func (f *fakeSignals) SetTimer(ns int64) int32 { f.set = append(f.set, ns); return int32(len(f.set)) }
+func (f *fakeSignals) EnterCall()              { f.entered++ }
+
+// sigtimer takes microseconds from 100 up, or 0 to stop; shorter or
+// negative intervals are EINVAL and reach nothing. Every system call
+// first lets the signals put back what a signal took.
+func TestSigtimer(t *testing.T) {
+	s := newShim(t)
+	f := &fakeSignals{}
+	s.p.Signals = f
+	for _, tt := range []struct {
+		us   int32
+		want int32
+	}{{1000, 1}, {0, 2}, {100, 3}, {99, -int32(errno.EINVAL)}, {1, -int32(errno.EINVAL)}, {-5, -int32(errno.EINVAL)}} {
+		if got := s.call("sigtimer", uint32(tt.us)); got != tt.want {
+			t.Errorf("sigtimer(%d) = %d; want %d", tt.us, got, tt.want)
+		}
+	}
+	if want := []int64{1_000_000, 0, 100_000}; !reflect.DeepEqual(f.set, want) {
+		t.Errorf("intervals set %v; want %v", f.set, want)
+	}
+	s.call("close", 99)
+	if f.entered != 7 {
+		t.Errorf("EnterCall ran %d times for 7 calls", f.entered)
+	}
+}

@@ -18,6 +18,11 @@ import (
 
 const maxPath = 4096 // PATH_MAX
 
+// minSigInterval is sigtimer's shortest interval, in µs: each signal is a
+// step of the machine, and a guest must not make a wait of an hour into
+// billions of them.
+const minSigInterval = 100
+
 func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder("linux")
 	i32 := api.ValueTypeI32
@@ -70,7 +75,7 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 		if p.Signals == nil {
 			return -int32(errno.ENOSYS)
 		}
-		if us < 0 {
+		if us < 0 || (us > 0 && us < minSigInterval) {
 			return -int32(errno.EINVAL)
 		}
 		return p.Signals.SetTimer(int64(us) * 1000)

@@ -11,6 +11,7 @@
 //	output()            what each process wrote
 //	stream()            the run's stream to the dev server: {state, run, emitted, acked, dropped, error}
 //	guests()            the built guests' names
+//	ioctlName(request)  the driver's name for an ioctl request number ("" if none)
 //	run(ns)             runs ns of virtual time at once, paused; the wall ms it took
 //	onEvents            set by the page: called with batches of timeline events (JSON lines)
 package main
@@ -27,6 +28,7 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2"
 
+	"fencelab/drm"
 	builtin "fencelab/guests"
 	"fencelab/present"
 	"fencelab/session"
@@ -301,6 +303,12 @@ func (a *app) export() {
 			return ""
 		}
 		return present.Hash(a.r.S.Frame(0))
+	})
+	fn("ioctlName", func(args []js.Value) any {
+		if len(args) != 1 || args[0].Type() != js.TypeNumber {
+			return ""
+		}
+		return drm.IoctlName(uint32(args[0].Float()))
 	})
 	fn("guests", func([]js.Value) any {
 		var names []any

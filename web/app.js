@@ -99,6 +99,7 @@ function attach() {
   }
   fl = w.fencelab;
   fl.onEvents = (batch) => panel.ingest(batch);
+  TimelinePanel.setIoctlNames((req) => fl.ioctlName(req));
   const sel = $("guest"), want = currentQuery().get("guest");
   if (!sel.options.length) {
     for (const name of fl.guests()) sel.add(new Option(name, name));

@@ -277,6 +277,10 @@ func TestControls(t *testing.T) {
 	if eval[int](t, ctx, "window.timelinePanel.count") == 0 {
 		t.Error("the timeline panel has no events")
 	}
+	// The panel names ioctls with the driver's own table.
+	if name := eval[string](t, ctx, fl+".ioctlName(0xC00864BF)"); name != "DRM_IOCTL_SYNCOBJ_CREATE" {
+		t.Errorf("ioctlName(SYNCOBJ_CREATE) = %q", name)
+	}
 
 	// A new seed: a new run, and the link says so.
 	err := chromedp.Do(ctx,

@@ -403,6 +403,15 @@ class TimelinePanel {
   }
 }
 
+// ioctlName names an ioctl request with the driver's own table
+// (drm.IoctlName, through the machine's fencelab.ioctlName) when a
+// machine is up; a stored run viewed alone shows the number.
+let ioctlNames = null;
+function ioctlName(req) {
+  const name = ioctlNames ? ioctlNames(req) : "";
+  return name ? name.replace(/^DRM_IOCTL_/, "") : "ioctl 0x" + (req >>> 0).toString(16);
+}
+
 function fmtTime(ns) {
   const a = Math.abs(ns);
   if (a >= 1e9) return (ns / 1e9).toFixed(3) + " s";
@@ -422,15 +431,6 @@ function label(ev) {
   return ev.kind;
 }
 
-// ioctlName names the DRM ioctls a guest makes most (drm/ioc.go).
-function ioctlName(req) {
-  const nr = req & 0xff;
-  const core = { 0xbf: "SYNCOBJ_CREATE", 0xc0: "SYNCOBJ_DESTROY", 0xc1: "HANDLE_TO_FD", 0xc2: "FD_TO_HANDLE",
-    0xc3: "SYNCOBJ_WAIT", 0xc4: "SYNCOBJ_RESET", 0xc5: "SYNCOBJ_SIGNAL", 0xca: "TIMELINE_WAIT",
-    0xcb: "SYNCOBJ_QUERY", 0xcc: "SYNCOBJ_TRANSFER", 0xcd: "TIMELINE_SIGNAL", 0xcf: "SYNCOBJ_EVENTFD",
-    0xbc: "ATOMIC", 0xb0: "PAGE_FLIP", 0xa2: "SETCRTC", 0x42: "EXECBUFFER", 0x4b: "CONTEXT_INIT" };
-  return core[nr] || "ioctl 0x" + (req >>> 0).toString(16);
-}
 
 function colour(it) {
   switch (it.slice || it.ev.kind) {
@@ -447,4 +447,5 @@ function colour(it) {
   }
 }
 
+TimelinePanel.setIoctlNames = (fn) => { ioctlNames = fn; };
 window.TimelinePanel = TimelinePanel;

@@ -126,10 +126,10 @@ static inline int fl_recvfd(int channel, int flags) { return fl_ret(__fl_recvfd(
 static inline int fl_munmap(void *addr, size_t length) { return fl_ret(__fl_munmap(addr, (int32_t)length)); }
 
 /* fl_sigtimer delivers a signal to the process every interval_us of
- * virtual time (0: stop), as an interval timer with an empty handler
- * installed without SA_RESTART: a system call it finds asleep returns
- * EINTR (drmIoctl restarts it). It returns how many signals were
- * delivered so far, or -1 and errno. */
+ * virtual time (at least 100; 0: stop), as an interval timer with an
+ * empty handler installed without SA_RESTART: a system call it finds
+ * asleep returns EINTR (drmIoctl restarts it). It returns how many
+ * signals were delivered so far, or -1 and errno. */
 static inline int fl_sigtimer(int interval_us) { return fl_ret(__fl_sigtimer(interval_us)); }
 
 #define FL_MAP_FAILED ((void *)-1)

@@ -214,7 +214,7 @@ func munmap(addr unsafe.Pointer, length int32) int32
 func sigtimer(intervalUS int32) int32
 
 // SigTimer delivers a signal to the process every interval of virtual
-// time (0 stops them), as an interval timer with an empty handler
+// time (at least 100µs, else EINVAL; 0 stops them), as an interval timer with an empty handler
 // installed without SA_RESTART: a system call asleep when one comes
 // returns EINTR. It returns how many signals were delivered so far.
 func SigTimer(interval time.Duration) (int32, error) {

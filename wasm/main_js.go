@@ -1,7 +1,7 @@
 // Command wasm is fencelab in a browser tab (GOOS=js GOARCH=wasm): it
 // boots a session from the page's link, runs it paced to wall time in
 // ebiten's loop, draws the outputs with WebGL, and gives the page a
-// small JavaScript API, window.fencelab (web/README.md):
+// small JavaScript API, window.fencelab:
 //
 //	start() pause() step() stepFrame() setSpeed(x)
 //	reset(query)        a new session from a link's query (session.ParseQuery)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"fencelab/internal/gotool"
 )
 
 // The browser figures of BENCHMARKS.md. Each iteration is one whole
@@ -75,6 +77,62 @@ func BenchmarkTriangleFPS(b *testing.B) {
 		b.ReportMetric((z.UploadMS-a.UploadMS)/max(draws, 1), "upload-ms/frame")
 		b.ReportMetric((z.DrawMS-a.DrawMS)/max(draws, 1), "draw-ms/frame")
 	}
+}
+
+// The ceilings: what this browser on this machine can show at 1280x720
+// with nothing of fencelab's in the way, measured as the page is. A
+// frame rate the page cannot reach because its stack cannot is told
+// apart from one its own code loses.
+
+// BenchmarkCeilingEbiten: the smallest ebiten program that uploads and
+// draws a new 1280x720 image each frame (web/ceiling/main_js.go), frames
+// drawn a second over ten seconds.
+func BenchmarkCeilingEbiten(b *testing.B) {
+	ctx := page(b)
+	cmd := exec.Command(gotool.Path(), "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bundleDir, "ceiling.wasm"), "./ceiling")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building web/ceiling: %v\n%s", err, out)
+	}
+	ceiling(b, ctx, "ceiling/index.html", "ceiling.html")
+}
+
+// BenchmarkCeilingWebGL: the same frame in plain WebGL2, no Go and no
+// ebiten (web/ceiling/webgl.html).
+func BenchmarkCeilingWebGL(b *testing.B) {
+	ceiling(b, page(b), "ceiling/webgl.html", "webgl.html")
+}
+
+// ceiling serves the page src as name and reports the frames it draws a
+// second over ten seconds, after two to start, in a 1280x720 viewport.
+func ceiling(b *testing.B, ctx context.Context, src, name string) {
+	html, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundleDir, name), html, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	err = chromedp.Do(ctx, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(baseURL+"/"+name),
+		chromedp.Poll[chromedp.Void](`window.ceilingDraws > 0`, chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var fps float64
+	for range b.N {
+		if err := chromedp.Do(ctx, chromedp.Sleep(2*time.Second)); err != nil {
+			b.Fatal(err)
+		}
+		a := eval[float64](b, ctx, `window.ceilingDraws`)
+		t0 := time.Now()
+		if err := chromedp.Do(ctx, chromedp.Sleep(10*time.Second)); err != nil {
+			b.Fatal(err)
+		}
+		z := eval[float64](b, ctx, `window.ceilingDraws`)
+		fps += (z - a) / time.Since(t0).Seconds()
+	}
+	b.ReportMetric(fps/float64(b.N), "fps")
 }
 
 // BenchmarkHostCallBrowser: one system call from the tiny C guest

@@ -77,6 +77,12 @@ type Driver struct {
 
 	hostWaits atomic.Bool
 
+	// offMu guards offsets, the mmap offsets handed out (the device's
+	// drm_vma_offset_manager): an object is in it from its first MAP or
+	// MAP_DUMB until it is freed.
+	offMu   sync.Mutex
+	offsets map[uint64]*gemObject
+
 	kms *kmsState // mode setting (kms_state.go); no outputs before Probe
 
 	// chMu guards channels, the fd-passing channels by name (channel.go).
@@ -93,7 +99,8 @@ type Driver struct {
 
 // NewDriver returns a driver whose fences live in d.
 func NewDriver(d *fence.Domain) *Driver {
-	drv := &Driver{d: d, ctxIDs: map[uint32]bool{}, resIDs: map[uint32]bool{}, rings: map[uint64]deviceTimeline{}}
+	drv := &Driver{d: d, ctxIDs: map[uint32]bool{}, resIDs: map[uint32]bool{}, rings: map[uint64]deviceTimeline{},
+		offsets: map[uint64]*gemObject{}}
 	drv.kms = drv.newKMS(0)
 	return drv
 }

@@ -66,6 +66,20 @@ type gemObject struct {
 
 func (o *gemObject) get() { o.refs.Add(1) }
 
+// tryGet takes a reference unless the last one is already gone and the
+// object is on its way out (kref_get_unless_zero).
+func (o *gemObject) tryGet() bool {
+	for {
+		n := o.refs.Load()
+		if n == 0 {
+			return false
+		}
+		if o.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // put drops a reference; the last one unrefs the host resource and frees
 // the backing (virtio_gpu_cleanup_object).
 func (o *gemObject) put() {
@@ -81,6 +95,11 @@ func (o *gemObject) unrefCmd() []byte {
 }
 
 func (o *gemObject) free() {
+	o.drv.offMu.Lock()
+	if o.drv.offsets[o.mmapOffset()] == o {
+		delete(o.drv.offsets, o.mmapOffset()) // drm_gem_free_mmap_offset
+	}
+	o.drv.offMu.Unlock()
 	o.drv.gpu.putMem(o.backing)
 	o.drv.dropID(o.drv.resIDs, o.resID)
 }
@@ -175,6 +194,14 @@ func (h *gemHandles) lookup(id uint32) *gemObject {
 		o.get()
 	}
 	return o
+}
+
+// holds reports whether some handle of this table names o: whether its
+// file may map o (drm_vma_node_is_allowed; the kernel allows a file on
+// each handle it gets and revokes on each it closes).
+func (h *gemHandles) holds(o *gemObject) bool {
+	_, ok := h.handleOf(o)
+	return ok
 }
 
 // has reports whether handle id still names o.
@@ -391,7 +418,7 @@ func virtgpuMap(f *File, t *Task, data []byte) errno.Errno {
 		return errno.ENOENT
 	}
 	defer o.put()
-	le.PutUint64(data, o.mmapOffset())
+	le.PutUint64(data, o.createMmapOffset())
 	return 0
 }
 
@@ -399,6 +426,16 @@ func virtgpuMap(f *File, t *Task, data []byte) errno.Errno {
 // drm_vma_offset_node): 4 GiB apart per resource, so unique and
 // page-aligned.
 func (o *gemObject) mmapOffset() uint64 { return fakeOffsetBase + uint64(o.resID)<<32 }
+
+// createMmapOffset is drm_gem_create_mmap_offset: the object's offset,
+// which mmap finds from then on (Driver.Map). Asking again is harmless.
+func (o *gemObject) createMmapOffset() uint64 {
+	off := o.mmapOffset()
+	o.drv.offMu.Lock()
+	o.drv.offsets[off] = o
+	o.drv.offMu.Unlock()
+	return off
+}
 
 // virtgpuWait is virtio_gpu_wait_ioctl: ENOENT for an unknown handle; with
 // NOWAIT, EBUSY while the object's fences are pending; otherwise wait up

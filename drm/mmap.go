@@ -11,11 +11,10 @@ import (
 // (guest/mmap.go): the guest's writes reach the object before each call,
 // the object's contents reach the guest after it.
 
-// Mapping is one mapped GEM object: a reference to it, and where its
-// pages are.
+// Mapping is one mapped GEM object: a reference to it, and how many of
+// its bytes are mapped, from its start.
 type Mapping struct {
 	o      *gemObject
-	offset uint64 // into the object
 	length uint64
 }
 
@@ -28,12 +27,14 @@ const (
 	MAP_FIXED   = 0x10
 )
 
-// Map is mmap(2) of length bytes of a DRM fd at a fake offset
-// (MAP_DUMB's, VIRTGPU_MAP's): EBADF for an fd that is not open, ENODEV
-// for one that is not a DRM file, EINVAL for a length of 0 or past the
-// object, or an offset that no object of this file has (drm_gem_mmap's
-// drm_vma_offset_lookup; the kernel says EACCES when it is another
-// file's, fencelab cannot tell the two apart and says EINVAL).
+// Map is mmap(2) of length bytes of a DRM fd at a fake offset, as
+// drm_gem_mmap does it: EBADF for an fd that is not open, ENODEV for one
+// that is not a DRM file, EINVAL for a length of 0; then EINVAL unless
+// the offset is exactly the start of an object's (MAP or MAP_DUMB handed
+// it out, and the object still lives) and the length's pages fit in the
+// object; EACCES if this file holds no handle to that object (another
+// file's, or one whose handle it closed). Linux 6.12 in the oracle:
+// testdata/oracle/mmap.linux.txt.
 func (drv *Driver) Map(t *Task, fd int32, offset, length uint64) (*Mapping, errno.Errno) {
 	f, e := t.FDs.Get(fd)
 	if e != 0 {
@@ -47,39 +48,38 @@ func (drv *Driver) Map(t *Task, fd int32, offset, length uint64) (*Mapping, errn
 	if length == 0 {
 		return nil, errno.EINVAL
 	}
-	base := offset &^ (1<<32 - 1)
-	df.gem.mu.Lock()
-	var o *gemObject
-	for _, x := range df.gem.objs {
-		if x.mmapOffset() == base {
-			o = x
-			o.get()
-			break
-		}
+	drv.offMu.Lock()
+	o := drv.offsets[offset]
+	if o != nil && !o.tryGet() {
+		o = nil
 	}
-	df.gem.mu.Unlock()
+	drv.offMu.Unlock()
 	if o == nil {
 		return nil, errno.EINVAL
 	}
-	within := offset - base
-	if within > o.size || length > o.size-within {
+	if pages(length) > pages(o.size) {
 		o.put()
 		return nil, errno.EINVAL
 	}
-	return &Mapping{o: o, offset: within, length: length}, 0
+	if !df.gem.holds(o) {
+		o.put()
+		return nil, errno.EACCES
+	}
+	return &Mapping{o: o, length: length}, 0
 }
+
+func pages(n uint64) uint64 { return n/pageSize + min(n%pageSize, 1) }
 
 // Load copies the object's mapped bytes into dst (len(dst) == Len()).
 func (m *Mapping) Load(dst []byte) {
-	m.o.drv.gpu.mem.Read(m.o.backing+m.offset, dst[:min(uint64(len(dst)), m.length)])
+	m.o.drv.gpu.mem.Read(m.o.backing, dst[:min(uint64(len(dst)), m.length, m.o.size)])
 }
 
 // StoreAt copies src into the object's mapped bytes from off on.
 func (m *Mapping) StoreAt(off uint64, src []byte) {
-	if off >= m.length {
-		return
+	if n := min(m.length, m.o.size); off < n {
+		m.o.drv.gpu.mem.Write(m.o.backing+off, src[:min(uint64(len(src)), n-off)])
 	}
-	m.o.drv.gpu.mem.Write(m.o.backing+m.offset+off, src[:min(uint64(len(src)), m.length-off)])
 }
 
 // Release drops the mapping's reference to the object (munmap, or the

@@ -105,6 +105,7 @@ func (d *Device) setScanoutBlob(b []byte) []byte {
 	fb := &blobFB{format: format, width: w, height: h, stride: stride, offset: offset,
 		pix: make([]byte, uint64(w)*uint64(h)*bytesPerPixel)}
 	d.scanouts[sid] = scanout{resource: rid, rect: r, blob: fb}
+	d.markChanged(sid)
 	d.refreshBlob(res, fb, r)
 	d.emit(scanoutSetEvent(sid, rid, r))
 	return response(VIRTIO_GPU_RESP_OK_NODATA)

@@ -94,6 +94,10 @@ type Device struct {
 	hostmem   uint64
 	scanouts  []scanout
 	cursor    Cursor
+	// changed has bit i when output i's picture changed other than by
+	// flushed damage (a scanout set or disabled, the cursor moved or
+	// changed) since the display last took its damage.
+	changed uint32
 
 	contexts    map[uint32]*context3D
 	fences      map[timelineKey]*fenceTimeline
@@ -179,7 +183,13 @@ func (d *Device) SetStatus(s uint8) {
 }
 
 func (d *Device) reset() {
-	*d = Device{cfg: d.cfg, mem: d.mem, sink: d.sink, now: d.now}
+	var lit uint32 // a reset turns off every output that was on
+	for i, s := range d.scanouts {
+		if s.resource != 0 {
+			lit |= 1 << i
+		}
+	}
+	*d = Device{cfg: d.cfg, mem: d.mem, sink: d.sink, now: d.now, changed: lit}
 	d.clear()
 }
 

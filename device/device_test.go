@@ -117,6 +117,14 @@ func TestTransferFlushScanout(t *testing.T) {
 	if got := g.respType(cmd(VIRTIO_GPU_CMD_SET_SCANOUT).u32(0, 0, 64, 32, 0, 7).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
 		t.Fatalf("SET_SCANOUT = %s", respName(got))
 	}
+	// The display shows a new scanout at once, without a flush.
+	if got := g.dev.Damaged(); got != 1 {
+		t.Errorf("Damaged() after SET_SCANOUT = %b; want output 0", got)
+	}
+	g.dev.TakeDamage(0)
+	if got := g.dev.Damaged(); got != 0 {
+		t.Errorf("Damaged() after TakeDamage = %b; want none", got)
+	}
 	// Transfer the rectangle (8,4)-(24,12) only.
 	if got := g.respType(cmd(VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D).u32(8, 4, 16, 8).u64(4*64*4+8*4).u32(7, 0).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
 		t.Fatalf("TRANSFER_TO_HOST_2D = %s", respName(got))
@@ -146,10 +154,13 @@ func TestTransferFlushScanout(t *testing.T) {
 	if dmg := g.dev.TakeDamage(0); len(dmg) != 0 {
 		t.Errorf("second TakeDamage = %v; want none", dmg)
 	}
-	// Unref disables the scanout.
+	// Unref disables the scanout, which the display is told of.
 	g.respType(cmd(VIRTIO_GPU_CMD_RESOURCE_UNREF).u32(7, 0).bytes())
 	if s := g.dev.Scanout(0); s.Enabled {
 		t.Errorf("Scanout(0) after RESOURCE_UNREF = %+v; want disabled", s)
+	}
+	if got := g.dev.Damaged(); got != 1 {
+		t.Errorf("Damaged() after the scanout went off = %b; want output 0", got)
 	}
 }
 
@@ -236,6 +247,10 @@ func TestCursorQueue(t *testing.T) {
 	want := Cursor{Scanout: 0, X: 30, Y: 40, Resource: 5, HotX: 3, HotY: 4, Updates: 1, ImageVersion: 1}
 	if c := g.dev.Cursor(); c != want {
 		t.Errorf("Cursor() = %+v; want %+v", c, want)
+	}
+	// The display redraws the output the cursor is on, with no flush.
+	if got := g.dev.Damaged(); got != 1 {
+		t.Errorf("Damaged() after cursor commands = %b; want output 0", got)
 	}
 }
 

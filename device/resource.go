@@ -75,6 +75,7 @@ func (d *Device) resourceUnref(b []byte) []byte {
 	if d.cursor.Resource == res.id {
 		d.cursor.Resource = 0
 		d.cursor.ImageVersion++
+		d.markChanged(d.cursor.Scanout)
 	}
 	d.hostmem -= uint64(len(res.data))
 	delete(d.resources, res.id)
@@ -83,6 +84,7 @@ func (d *Device) resourceUnref(b []byte) []byte {
 
 func (d *Device) disableScanout(i int) {
 	d.scanouts[i] = scanout{}
+	d.markChanged(uint32(i))
 	d.emit(timeline.Event{Kind: timeline.ScanoutSet, Scanout: uint32(i)})
 }
 
@@ -101,6 +103,7 @@ func (d *Device) setScanout(b []byte) []byte {
 		return response(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER)
 	}
 	d.scanouts[sid] = scanout{resource: rid, rect: r}
+	d.markChanged(sid)
 	d.emit(scanoutSetEvent(sid, rid, r))
 	return response(VIRTIO_GPU_RESP_OK_NODATA)
 }
@@ -297,6 +300,7 @@ func (d *Device) cursorUpdate(cmd uint32, b []byte) {
 		return
 	}
 	c := &d.cursor
+	d.markChanged(c.Scanout) // where it was
 	switch cmd {
 	case VIRTIO_GPU_CMD_UPDATE_CURSOR:
 		c.Resource, c.HotX, c.HotY = le.Uint32(b[16:]), le.Uint32(b[20:]), le.Uint32(b[24:])
@@ -307,6 +311,7 @@ func (d *Device) cursorUpdate(cmd uint32, b []byte) {
 		return
 	}
 	c.Scanout, c.X, c.Y = sid, x, y
+	d.markChanged(sid)
 	d.emit(timeline.Event{Kind: timeline.Cursor, Scanout: sid, X: x, Y: y, Resource: c.Resource})
 }
 
@@ -347,19 +352,31 @@ func (d *Device) TakeDamage(i int) []Rect {
 	}
 	dmg := d.scanouts[i].damage
 	d.scanouts[i].damage = nil
+	d.changed &^= 1 << i
 	return dmg
 }
 
-// Damaged returns a mask of the outputs with damage not yet taken (bit i
-// for output i).
+// Damaged returns a mask of the outputs whose picture may have changed
+// since their damage was last taken (bit i for output i): rectangles
+// flushed to them, a scanout set or disabled, the cursor moved onto,
+// off or over them or given a new image. As a display would, the device
+// shows a new scanout without waiting for a flush.
 func (d *Device) Damaged() uint32 {
-	var mask uint32
+	mask := d.changed
 	for i := range d.scanouts {
 		if len(d.scanouts[i].damage) > 0 {
 			mask |= 1 << i
 		}
 	}
 	return mask
+}
+
+// markChanged notes that output i's picture changed other than by
+// flushed damage.
+func (d *Device) markChanged(i uint32) {
+	if i < uint32(len(d.scanouts)) {
+		d.changed |= 1 << i
+	}
 }
 
 // Image returns resource id's pixels (as a Scanout with Rect the whole

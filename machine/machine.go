@@ -97,9 +97,11 @@ type Machine struct {
 }
 
 // OnDamage has fn called between the machine's steps whenever outputs
-// have new pixels flushed to them: bit i of mask for output i. fn may read
-// the device and should take its damage (a present.Presenter's Update
-// does), or it is called again after the next step.
+// may show something new (device.Damaged: pixels flushed to them, a
+// scanout set or turned off, the cursor moved): bit i of mask for output
+// i. fn may read the device and should take its damage (a
+// present.Presenter's Update does), or it is called again after the
+// next step.
 func (m *Machine) OnDamage(fn func(mask uint32)) { m.onDamage = fn }
 
 // damaged reports the outputs with damage to the OnDamage function.

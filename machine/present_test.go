@@ -1,6 +1,7 @@
 package machine
 
 import (
+	"image"
 	"os"
 	"testing"
 
@@ -39,7 +40,8 @@ func frames(t *testing.T, wasm []byte) ([]string, []timeline.Event) {
 }
 
 // Every flip of triangle reaches the presenter as one new frame, each
-// different from the one before (the scene moves), and a second run with
+// different from the one before (the scene moves), then the output going
+// black when triangle exits, and a second run with
 // the same guest, configuration and seed gives the same frames and the
 // same timeline, event for event.
 func TestFramesDeterministic(t *testing.T) {
@@ -48,8 +50,17 @@ func TestFramesDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	hashes, events := frames(t, wasm)
-	if len(hashes) != 20 {
-		t.Fatalf("%d frames presented; want one a flip, 20", len(hashes))
+	if len(hashes) != 21 {
+		t.Fatalf("%d frames presented; want one a flip, 20, and the display going off", len(hashes))
+	}
+	// When triangle exits, its framebuffers go (drm_fb_release) and with
+	// them the scanout: the output is black.
+	off := image.NewRGBA(image.Rect(0, 0, 160, 120))
+	for i := 3; i < len(off.Pix); i += 4 {
+		off.Pix[i] = 0xff
+	}
+	if hashes[20] != present.Hash(off) {
+		t.Errorf("the last frame is not a black output")
 	}
 	for i := 1; i < len(hashes); i++ {
 		if hashes[i] == hashes[i-1] {

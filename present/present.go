@@ -35,9 +35,18 @@ type Presenter struct {
 }
 
 type layer struct {
-	img   *image.RGBA // the scanout's pixels, opaque; nil until first shown
-	shown device.Scanout
-	frame *image.RGBA // img with the cursor, when the cursor is on this output
+	img    *image.RGBA // the scanout's pixels, opaque; nil until first shown
+	shown  device.Scanout
+	frame  *image.RGBA // img with the cursor, when the cursor is on this output
+	cursor cursorMark  // the cursor as the last Update left the frame
+}
+
+// cursorMark is where a frame shows the cursor and which picture: the
+// zero value when it shows none.
+type cursorMark struct {
+	at      image.Rectangle // in the output's coordinates, clipped to it
+	res     uint32
+	version uint64
 }
 
 // New returns a Presenter for dev's outputs.
@@ -46,13 +55,54 @@ func New(dev Source, outputs int) *Presenter {
 }
 
 // Update brings output i's layer up to date with what the device shows
-// and returns the rectangles of the layer that changed (in the output's
+// and returns the rectangles of its frame that changed (in the output's
 // coordinates), nil if none. A new resource, rectangle or format on the
-// output changes all of it; a disabled output is black.
+// output changes all of it; a disabled output is black; a cursor that
+// moved, or changed its image, changes where it was and where it is.
 func (p *Presenter) Update(i int) []image.Rectangle {
 	if i < 0 || i >= len(p.layers) {
 		return nil
 	}
+	changed := p.update(i)
+	l := &p.layers[i]
+	if c := p.cursorMark(i); c != l.cursor {
+		if len(changed) != 1 || changed[0] != l.img.Bounds() { // not all of it already
+			for _, r := range [2]image.Rectangle{l.cursor.at, c.at} {
+				if !r.Empty() {
+					changed = append(changed, r)
+				}
+			}
+		}
+		l.cursor = c
+	}
+	return changed
+}
+
+// cursorMark is where output i's frame shows the cursor now.
+func (p *Presenter) cursorMark(i int) cursorMark {
+	img, at, ok := p.cursorOn(i)
+	if !ok {
+		return cursorMark{}
+	}
+	c := p.dev.Cursor()
+	r := image.Rect(at.X, at.Y, at.X+int(img.Width), at.Y+int(img.Height)).Intersect(p.layers[i].img.Bounds())
+	return cursorMark{at: r, res: c.Resource, version: c.ImageVersion}
+}
+
+// cursorOn returns the cursor's image and its top left on output i, if
+// the output is on and the cursor is there.
+func (p *Presenter) cursorOn(i int) (device.Scanout, image.Point, bool) {
+	l := &p.layers[i]
+	c := p.dev.Cursor()
+	if c.Resource == 0 || int(c.Scanout) != i || l.img == nil || !l.shown.Enabled {
+		return device.Scanout{}, image.Point{}, false
+	}
+	img, ok := p.dev.Image(c.Resource)
+	return img, image.Pt(int(c.X)-int(c.HotX), int(c.Y)-int(c.HotY)), ok
+}
+
+// update is Update for the layer: the scanout's changes.
+func (p *Presenter) update(i int) []image.Rectangle {
 	l := &p.layers[i]
 	s := p.dev.Scanout(i)
 	damage := p.dev.TakeDamage(i)
@@ -97,16 +147,15 @@ func (p *Presenter) Frame(i int) *image.RGBA {
 		return nil
 	}
 	l := &p.layers[i]
-	c := p.dev.Cursor()
-	img, ok := p.dev.Image(c.Resource)
-	if c.Resource == 0 || int(c.Scanout) != i || !ok || !l.shown.Enabled {
+	img, at, ok := p.cursorOn(i)
+	if !ok {
 		return l.img
 	}
 	if l.frame == nil || l.frame.Bounds() != l.img.Bounds() {
 		l.frame = image.NewRGBA(l.img.Bounds())
 	}
 	copy(l.frame.Pix, l.img.Pix)
-	drawCursor(l.frame, img, int(c.X)-int(c.HotX), int(c.Y)-int(c.HotY))
+	drawCursor(l.frame, img, at.X, at.Y)
 	return l.frame
 }
 

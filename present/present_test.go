@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"fencelab/device"
@@ -231,5 +232,49 @@ func BenchmarkFullFrame(b *testing.B) {
 	for b.Loop() {
 		f.scanouts[0].Resource++ // a new resource: all of it
 		p.Update(0)
+	}
+}
+
+// A cursor that moves or changes its picture changes the frame where it
+// was and where it is, with no damage flushed; moving it to another
+// output changes both outputs; one that stays put changes nothing.
+func TestCursorChanges(t *testing.T) {
+	const xrgb, argb = device.VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, device.VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM
+	f := &fake{damage: make([][]device.Rect, 2), scanouts: []device.Scanout{
+		resource(xrgb, 8, 8, func(x, y int) []byte { return pixel(xrgb, 0, 0, 200, 0) }),
+		resource(xrgb, 8, 8, func(x, y int) []byte { return pixel(xrgb, 0, 0, 200, 0) }),
+	}, images: map[uint32]device.Scanout{
+		7: resource(argb, 2, 2, func(x, y int) []byte { return pixel(argb, 255, 0, 0, 255) }),
+	}}
+	f.cursor = device.Cursor{Scanout: 0, X: 1, Y: 1, Resource: 7, ImageVersion: 1}
+	p := New(f, 2)
+	if got := p.Update(0); len(got) != 1 || got[0] != image.Rect(0, 0, 8, 8) {
+		t.Fatalf("first update: %v; want all of it", got)
+	}
+	p.Update(1)
+	if got := p.Update(0); got != nil {
+		t.Errorf("nothing moved: %v", got)
+	}
+	f.cursor.X, f.cursor.Y = 7, 5 // clipped at the right edge
+	if got, want := p.Update(0), []image.Rectangle{image.Rect(1, 1, 3, 3), image.Rect(7, 5, 8, 7)}; !slices.Equal(got, want) {
+		t.Errorf("moved: %v; want %v", got, want)
+	}
+	f.cursor.ImageVersion++ // a new picture in the same place
+	if got, want := p.Update(0), []image.Rectangle{image.Rect(7, 5, 8, 7), image.Rect(7, 5, 8, 7)}; !slices.Equal(got, want) {
+		t.Errorf("new image: %v; want %v", got, want)
+	}
+	f.cursor.Scanout, f.cursor.X, f.cursor.Y = 1, 0, 0
+	if got, want := p.Update(0), []image.Rectangle{image.Rect(7, 5, 8, 7)}; !slices.Equal(got, want) {
+		t.Errorf("left output 0: %v; want %v", got, want)
+	}
+	if got, want := p.Update(1), []image.Rectangle{image.Rect(0, 0, 2, 2)}; !slices.Equal(got, want) {
+		t.Errorf("arrived on output 1: %v; want %v", got, want)
+	}
+	if got := p.Frame(1).Pix[:4]; [4]byte(got) != [4]byte{255, 0, 0, 255} {
+		t.Errorf("output 1's frame at (0,0): %v; want the cursor", got)
+	}
+	f.cursor.Resource = 0
+	if got, want := p.Update(1), []image.Rectangle{image.Rect(0, 0, 2, 2)}; !slices.Equal(got, want) {
+		t.Errorf("hidden: %v; want %v", got, want)
 	}
 }

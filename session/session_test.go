@@ -102,9 +102,10 @@ func normal(s Spec) Spec {
 	return s
 }
 
-// A session runs a built guest and presents each of its flips; the
-// frames and their hashes repeat for the same spec, and StepFrame stops
-// at each one.
+// A session runs a built guest and presents each of its flips, and the
+// output going off when the guest exits (its framebuffers are removed
+// with its DRM file); the frames and their hashes repeat for the same
+// spec, and StepFrame stops at each one.
 func TestSessionFrames(t *testing.T) {
 	spec := Spec{Guest: "triangle", Args: []string{"10"}, Options: machine.Options{Displays: []string{"160x120"}}}
 	run := func() []string {
@@ -133,8 +134,15 @@ func TestSessionFrames(t *testing.T) {
 		return hashes
 	}
 	a, b := run(), run()
-	if len(a) != 10 || !reflect.DeepEqual(a, b) {
-		t.Errorf("frames %v, then %v; want the same 10", a, b)
+	if len(a) != 11 || !reflect.DeepEqual(a, b) {
+		t.Errorf("frames %v, then %v; want the same 11", a, b)
+	}
+	off := image.NewRGBA(image.Rect(0, 0, 160, 120))
+	for i := 3; i < len(off.Pix); i += 4 {
+		off.Pix[i] = 0xff
+	}
+	if len(a) > 0 && a[len(a)-1] != present.Hash(off) {
+		t.Error("the last frame is not the output gone black")
 	}
 }
 

@@ -98,7 +98,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 // --config gives the machine's options, flags override them; standard
-// input reaches the first guest; --frames writes one PNG a flip; --trace
+// input reaches the first guest; --frames writes one PNG a frame shown; --trace
 // writes the timeline as JSON lines or, for .json, a Chrome trace.
 func TestRunOptionsAndOutputs(t *testing.T) {
 	dir := t.TempDir()
@@ -115,8 +115,8 @@ func TestRunOptionsAndOutputs(t *testing.T) {
 		t.Fatalf("status %d (host waits from the config should make the submit return at once):\n%s%s", code, out.String(), errOut.String())
 	}
 	pngs, _ := filepath.Glob(filepath.Join(frames, "out0-*.png"))
-	if len(pngs) != 2 { // the first flip lights the display, then flips
-		t.Errorf("%d frames written; want 2 (%s)", len(pngs), errOut.String())
+	if len(pngs) != 3 { // the first flip lights the display, then flips; at exit it goes off
+		t.Errorf("%d frames written; want 3 (%s)", len(pngs), errOut.String())
 	}
 	f, err := os.Open(trace)
 	if err != nil {

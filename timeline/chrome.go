@@ -743,11 +743,16 @@ func (c *chrome) threadName(k threadKey) string {
 		}
 		return "queue " + a
 	case thRing:
+		if k.a == 0 { // context ids start at 1: 0 is no context's ring
+			return "global fence timeline"
+		}
 		return "ctx " + a + " ring " + strconv.FormatUint(k.b, 10)
 	case thKernel:
 		return "kernel"
 	case thFenceCtx:
-		if r, ok := c.ringOf[k.a]; ok {
+		if r, ok := c.ringOf[k.a]; ok && r[0] == 0 {
+			return "fence context " + a + " (global)"
+		} else if ok {
 			return "fence context " + a + " (ctx " + strconv.FormatUint(r[0], 10) + " ring " + strconv.FormatUint(r[1], 10) + ")"
 		}
 		return "fence context " + a

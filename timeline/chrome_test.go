@@ -130,7 +130,8 @@ func TestChromeShiftsNegativeTimes(t *testing.T) {
 
 // chromeTrace is what checkChrome learnt from a trace.
 type chromeTrace struct {
-	arrows []string // "name: to-track ← from-track"
+	arrows  []string // "name: to-track ← from-track"
+	threads []string // every thread's name
 }
 
 // checkChrome decodes a trace and checks it against the Chrome trace event
@@ -345,6 +346,9 @@ func checkChrome(t *testing.T, data []byte) chromeTrace {
 	type flow struct{ s, f int }
 	flows := map[int64]*flow{}
 	var tr chromeTrace
+	for _, n := range threadNames {
+		tr.threads = append(tr.threads, n)
+	}
 	for i, e := range evs {
 		k := track{e.pid, e.tid}
 		switch e.ph {
@@ -420,4 +424,29 @@ func checkChrome(t *testing.T, data []byte) chromeTrace {
 		tr.arrows = append(tr.arrows, s.name+": "+name(f)+" ← "+name(s))
 	}
 	return tr
+}
+
+// Fences on the device's global timeline (no INFO_RING_IDX: context 0
+// in the events, which no context has) show on a track named for it,
+// not as a ring of a context 0.
+func TestChromeGlobalTimeline(t *testing.T) {
+	f := Fence{Context: 2, Seqno: 1}
+	evs := []Event{
+		{Time: 1000, Kind: FenceEmitted, Pid: 1, Fence: f, FenceID: 1},
+		{Time: 2000, Kind: JobStart, Worker: 1, FenceID: 1},
+		{Time: 3000, Kind: JobEnd, Worker: 1, FenceID: 1},
+		{Time: 3000, Kind: FenceRetired, FenceID: 1},
+		{Time: 3000, Kind: FenceSignalled, Fence: f},
+	}
+	tr := checkChrome(t, encodeChrome(t, Meta{}, evs, Names{}))
+	for _, want := range []string{"global fence timeline", "fence context 2 (global)"} {
+		if !slices.Contains(tr.threads, want) {
+			t.Errorf("no track %q; have %q", want, tr.threads)
+		}
+	}
+	for _, n := range tr.threads {
+		if strings.Contains(n, "ctx 0") {
+			t.Errorf("track %q", n)
+		}
+	}
 }

@@ -219,7 +219,6 @@ func (drv *Driver) Eventfd(t *Task, initval, flags uint32) (int32, errno.Errno) 
 		return -1, err
 	}
 	e.newWaiter = drv.d.NewWaiter
-	e.owner = t.Pid
 	return t.FDs.Open(e)
 }
 

@@ -173,7 +173,6 @@ type Eventfd struct {
 	refs      int32 // guarded by mu
 	semaphore bool
 	nonblock  bool
-	owner     int32 // the pid of the process that made it, for the timeline
 
 	// newWaiter makes the waiters blocked reads sleep on (the machine's
 	// Domain's; by default a channel).

@@ -93,7 +93,9 @@ var coreIoctls = func() (t [coreIoctlCount]ioctlDesc) {
 			return f.syncobjs.TimelineSignal(t.Mem, a)
 		}))
 	add("DRM_IOCTL_SYNCOBJ_EVENTFD", DRM_IOCTL_SYNCOBJ_EVENTFD, DRM_RENDER_ALLOW,
-		structIoctl(func(f *File, t *Task, a *fence.DrmSyncobjEventfd) errno.Errno { return f.syncobjs.Eventfd(t.FDs, a) }))
+		structIoctl(func(f *File, t *Task, a *fence.DrmSyncobjEventfd) errno.Errno {
+			return f.syncobjs.EventfdFrom(t.FDs, a, t.Pid)
+		}))
 	return t
 }()
 

@@ -121,11 +121,8 @@ func (ft fenceTracer) Trace(tr fence.Trace) {
 	case fence.TraceWaitWoken:
 		e.Kind, e.FD, e.Syncobj, e.Handle, e.Point, e.Errno = timeline.WaitWoken, fd, tr.Syncobj, tr.Handle, tr.Point, uint16(tr.Errno)
 	case fence.TraceEventfd:
-		// The eventfd's owner, whoever signals it.
-		e.Kind, e.Pid, e.FD = timeline.EventfdFired, 0, tr.FD
-		if ev, ok := tr.Eventfd.(*Eventfd); ok {
-			e.Pid = ev.owner
-		}
+		// The process that registered it, whose fd FD is, whoever signals it.
+		e.Kind, e.Pid, e.FD = timeline.EventfdFired, tr.Registrar, tr.FD
 		e.Syncobj, e.Handle, e.Point = tr.Syncobj, tr.Handle, tr.Point
 	case fence.TraceFenceEmitted:
 		e.Kind, e.FD = timeline.FenceEmitted, fd

@@ -238,7 +238,8 @@ func TestTraceExecbufferWaits(t *testing.T) {
 }
 
 // An eventfd registered on a point fires when the point signals, naming
-// the process that made the eventfd and its fd, whoever signals it.
+// the process that registered it and its fd: not the one that made the
+// eventfd (it may have been passed on), nor the one that signals.
 func TestTraceEventfd(t *testing.T) {
 	m := tracedMachine(t, device.Config{})
 	fd := m.open(PathRender)
@@ -247,6 +248,7 @@ func TestTraceEventfd(t *testing.T) {
 	if e != 0 {
 		t.Fatal(e)
 	}
+	m.task.Pid = 9 // the fd table is shared: as if the eventfd had been passed on
 	if e, _ := m.ioctl(fd, DRM_IOCTL_SYNCOBJ_EVENTFD, cat(u32s(s, 0), u64s(2), u32s(uint32(evfd), 0))); e != 0 {
 		t.Fatalf("SYNCOBJ_EVENTFD = %v", e)
 	}
@@ -254,8 +256,8 @@ func TestTraceEventfd(t *testing.T) {
 	m.timelineSignal(fd, s, 2)
 	inOrder(t, m.rec.Events,
 		ev(timeline.SyncobjSignal, "point 2, by pid 8", func(e timeline.Event) bool { return e.Pid == 8 && e.Point == 2 && e.Handle == s }),
-		ev(timeline.EventfdFired, "the eventfd of pid 7", func(e timeline.Event) bool {
-			return e.Pid == 7 && e.FD == evfd && e.Syncobj == 1 && e.Handle == s && e.Point == 2
+		ev(timeline.EventfdFired, "the eventfd pid 9 registered", func(e timeline.Event) bool {
+			return e.Pid == 9 && e.FD == evfd && e.Syncobj == 1 && e.Handle == s && e.Point == 2
 		}))
 	if err := m.rec.Check(); err != nil {
 		t.Error(err)

@@ -368,6 +368,13 @@ func (t *SyncobjTable) Transfer(ctx context.Context, a *DrmSyncobjTransfer) errn
 // fence; it fires at most once, and is dropped silently if the syncobj is
 // freed first.
 func (t *SyncobjTable) Eventfd(ft FDTable, a *DrmSyncobjEventfd) errno.Errno {
+	return t.EventfdFrom(ft, a, 0)
+}
+
+// EventfdFrom is Eventfd with the registration tagged for traces:
+// TraceEventfd reports registrar (drm passes the registering process's
+// pid, whose fd a.Fd is).
+func (t *SyncobjTable) EventfdFrom(ft FDTable, a *DrmSyncobjEventfd, registrar int32) errno.Errno {
 	if a.Flags&^DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE != 0 || a.Pad != 0 {
 		return errno.EINVAL
 	}
@@ -385,7 +392,8 @@ func (t *SyncobjTable) Eventfd(ft FDTable, a *DrmSyncobjEventfd) errno.Errno {
 		file.DecRef()
 		return errno.EINVAL
 	}
-	s.addEventfd(&eventfdEntry{ev: ev, point: a.Point, flags: a.Flags, d: t.d, syncobj: s.id, handle: a.Handle, fd: a.Fd})
+	s.addEventfd(&eventfdEntry{ev: ev, point: a.Point, flags: a.Flags, d: t.d, syncobj: s.id, handle: a.Handle, fd: a.Fd,
+		registrar: registrar})
 	return 0
 }
 

@@ -301,15 +301,17 @@ func (s *Syncobj) findFence(ctx context.Context, point uint64, waitForSubmit boo
 }
 
 // eventfdEntry is struct syncobj_eventfd_entry, with what its trace
-// names: the syncobj, and the handle and eventfd fd it was registered with.
+// names: the syncobj, and the handle and eventfd fd it was registered
+// with, and by whom.
 type eventfdEntry struct {
-	ev      Eventfd
-	point   uint64
-	flags   uint32
-	d       *Domain
-	syncobj uint32
-	handle  uint32
-	fd      int32
+	ev        Eventfd
+	point     uint64
+	flags     uint32
+	d         *Domain
+	syncobj   uint32
+	handle    uint32
+	fd        int32
+	registrar int32
 }
 
 // arm is the second half of syncobj_eventfd_entry_func, once the point is
@@ -328,7 +330,7 @@ func (ev *eventfdEntry) arm(f *Fence) {
 func (ev *eventfdEntry) fire(f *Fence) {
 	if ev.d != nil {
 		if tr := ev.d.tracing(); tr != nil {
-			tr.Trace(Trace{Op: TraceEventfd, Eventfd: ev.ev, FD: ev.fd, Syncobj: ev.syncobj,
+			tr.Trace(Trace{Op: TraceEventfd, Eventfd: ev.ev, FD: ev.fd, Registrar: ev.registrar, Syncobj: ev.syncobj,
 				Handle: ev.handle, Point: ev.point, Fence: f})
 		}
 	}

@@ -49,7 +49,8 @@ const (
 	TraceWaitWoken
 	// TraceEventfd: an eventfd registered on (Syncobj, Point) with
 	// SYNCOBJ_EVENTFD was signalled: Eventfd, FD (the fd it was
-	// registered with), Syncobj, Handle, Point, Fence.
+	// registered with), Registrar (whose fd that is:
+	// SyncobjTable.EventfdFrom), Syncobj, Handle, Point, Fence.
 	TraceEventfd
 	// TraceFenceEmitted: an sw_sync point Fence was created.
 	TraceFenceEmitted
@@ -68,6 +69,8 @@ type Trace struct {
 	Errno errno.Errno
 	// FD is the fd of a new sync_file, or of an eventfd.
 	FD int32
+	// Registrar is who registered an eventfd (TraceEventfd).
+	Registrar int32
 	// SrcFD is the sync_file imported or merged.
 	SrcFD int32
 

@@ -72,7 +72,7 @@ func checkTimeline(t *testing.T, events []timeline.Event, procs []*Process) {
 			t.Fatalf("event %d (%+v) names pid %d; the machine has %d processes", i, e, e.Pid, len(procs))
 		}
 		if e.Pid == 0 || e.Kind == timeline.EventfdFired {
-			continue // an eventfd's owner may be named by anyone
+			continue // an eventfd fires in whoever signals its point
 		}
 		switch {
 		case e.Kind == timeline.ProcessStart && started[e.Pid]:

@@ -128,8 +128,8 @@ const (
 	// event per input, naming it (Pid, FD, Fence, SrcFD, SrcFence).
 	SyncFileMerged
 	// EventfdFired: an eventfd registered on Syncobj's Point was signalled
-	// (Pid and FD: the eventfd's owner and fd; Syncobj, Handle, Point,
-	// Fence).
+	// (Pid and FD: the process that registered it and its fd; Syncobj,
+	// Handle, Point, Fence).
 	EventfdFired
 	// Vblank: scanout Scanout's vertical blank number Count.
 	Vblank

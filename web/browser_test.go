@@ -277,6 +277,11 @@ func TestControls(t *testing.T) {
 	if eval[int](t, ctx, "window.timelinePanel.count") == 0 {
 		t.Error("the timeline panel has no events")
 	}
+	// It knows the display's vblank period (60 Hz) from the events, for
+	// the grid it draws on the display's track.
+	if p := eval[float64](t, ctx, "window.timelinePanel.vblankPeriod(0) || 0"); p < 16.6e6 || p > 16.7e6 {
+		t.Errorf("the panel's vblank period for display 0: %v ns; want about 16.67 ms", p)
+	}
 	// The panel names ioctls with the driver's own table.
 	if name := eval[string](t, ctx, fl+".ioctlName(0xC00864BF)"); name != "DRM_IOCTL_SYNCOBJ_CREATE" {
 		t.Errorf("ioctlName(SYNCOBJ_CREATE) = %q", name)

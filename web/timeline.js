@@ -33,6 +33,7 @@ class TimelinePanel {
     this.fences = new Map(); // "ctx/ring/fence_id" → fence "context:seqno"
     this.signalAt = new Map(); // fence "context:seqno" → {track, t} of the job that completed it
     this.arrows = []; // {a: {track, t}, b: {track, t}}
+    this.vblanks = new Map(); // scanout → {t, count, period}: the display's vblank grid
     this.items = 0;
     this.tMin = Infinity;
     this.tMax = -Infinity;
@@ -168,7 +169,14 @@ class TimelinePanel {
       case "fault-injected":
         this.put(this.ringTrack(ev.ctx, ev.ring), t, t, ev, null);
         break;
-      case "vblank":
+      case "vblank": {
+        // Two vblanks far apart give the display's period; the panel then
+        // draws every vblank, not only those a commit landed on.
+        const s = ev.scanout || 0, last = this.vblanks.get(s), n = ev.count || 0;
+        const period = last && n > last.count ? (t - last.t) / (n - last.count) : last && last.period;
+        this.vblanks.set(s, { t, count: n, period });
+      }
+      // falls through: the vblank is also an event of the display's track
       case "atomic-commit":
       case "flip":
       case "flush":
@@ -259,6 +267,7 @@ class TimelinePanel {
       if (y > H) return;
       g.fillStyle = i % 2 ? "#1a2128" : "#1d252d";
       g.fillRect(0, y, W, this.rowH);
+      if (tr.key[0] === "d") this.drawVblanks(g, Number(tr.key.slice(1)), y, win);
       this.drawItems(g, tr, y, win, W);
       g.fillStyle = "#171d23";
       g.fillRect(0, y, this.gutter - 2, this.rowH);
@@ -281,6 +290,26 @@ class TimelinePanel {
       const x = this.x(t, win);
       g.fillRect(x, this.axisH - 4, 1, 4);
       g.fillText(fmtTime(t - BOOT), x + 2, 11);
+    }
+  }
+
+  // vblankPeriod is scanout's vblank period in ns as the events show it
+  // (undefined until two vblanks came).
+  vblankPeriod(scanout) {
+    const v = this.vblanks.get(scanout);
+    return v && v.period;
+  }
+
+  // drawVblanks draws a display's vblanks as a grid on its track, when
+  // they are at least 4 px apart.
+  drawVblanks(g, scanout, y, win) {
+    const v = this.vblanks.get(scanout);
+    if (!v || !v.period || v.period / win.nsPerPx < 4) return;
+    g.fillStyle = "#2c3945";
+    for (let k = Math.ceil((win.t0 - v.t) / v.period); ; k++) {
+      const t = v.t + k * v.period;
+      if (t > win.t1) break;
+      g.fillRect(Math.round(this.x(t, win)), y, 1, this.rowH);
     }
   }
 

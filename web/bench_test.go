@@ -42,13 +42,21 @@ func BenchmarkPageLoad(b *testing.B) {
 	b.ReportMetric(total/float64(b.N), "ms-to-first-frame")
 }
 
-// BenchmarkTriangleFPS: ten seconds of triangle at 1280x720 in real
-// time: frames drawn a second and vblanks missed (a drawn frame that did
-// not show exactly one new guest frame), per 600.
+// BenchmarkTriangleFPS: ten seconds of triangle at 1280x720 (and at
+// 640x480) in real time: frames drawn a second and vblanks missed (a
+// drawn frame that did not show exactly one new guest frame), per 600.
 func BenchmarkTriangleFPS(b *testing.B) {
+	for _, size := range []string{"1280x720", "640x480"} {
+		b.Run(size, func(b *testing.B) {
+			triangleFPS(b, `config=%7B%22displays%22%3A%5B%22`+size+`%22%5D%7D`)
+		})
+	}
+}
+
+func triangleFPS(b *testing.B, config string) {
 	for range b.N {
 		ctx := page(b)
-		open(b, ctx, "guest=triangle&arg=0&"+hd)
+		open(b, ctx, "guest=triangle&arg=0&"+config)
 		if err := chromedp.Do(ctx, chromedp.Sleep(2*time.Second)); err != nil { // past start-up
 			b.Fatal(err)
 		}

@@ -309,3 +309,26 @@ func TestFeatureNegotiation(t *testing.T) {
 		t.Errorf("events_read after clearing = %d; want 0", le.Uint32(cfg[0:]))
 	}
 }
+
+// The display hears of an output going off only if it was on: a
+// SET_SCANOUT to resource 0 of a dark output, or a reset, changes
+// nothing there; a reset turns off exactly the outputs that were lit.
+func TestDamagedOnlyForLitOutputs(t *testing.T) {
+	g := newGuest(t, Config{Displays: []Display{{64, 32}, {64, 32}, {64, 32}}})
+	g.create2D(7, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 32)
+	if got := g.respType(cmd(VIRTIO_GPU_CMD_SET_SCANOUT).u32(0, 0, 0, 0, 2, 0).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
+		t.Fatalf("SET_SCANOUT 0 on a dark output = %s", respName(got))
+	}
+	if got := g.dev.Damaged(); got != 0 {
+		t.Errorf("Damaged() after turning off a dark output = %b; want none", got)
+	}
+	g.respType(cmd(VIRTIO_GPU_CMD_SET_SCANOUT).u32(0, 0, 64, 32, 1, 7).bytes())
+	g.dev.TakeDamage(1)
+	g.dev.SetStatus(0) // reset
+	if got := g.dev.Damaged(); got != 0b010 {
+		t.Errorf("Damaged() after a reset = %b; want output 1, the lit one", got)
+	}
+	if s := g.dev.Scanout(1); s.Enabled {
+		t.Errorf("output 1 after the reset: %+v; want off", s)
+	}
+}

@@ -83,8 +83,10 @@ func (d *Device) resourceUnref(b []byte) []byte {
 }
 
 func (d *Device) disableScanout(i int) {
+	if d.scanouts[i].resource != 0 { // an output already off shows nothing new
+		d.markChanged(uint32(i))
+	}
 	d.scanouts[i] = scanout{}
-	d.markChanged(uint32(i))
 	d.emit(timeline.Event{Kind: timeline.ScanoutSet, Scanout: uint32(i)})
 }
 

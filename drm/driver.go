@@ -77,9 +77,9 @@ type Driver struct {
 
 	hostWaits atomic.Bool
 
-	// offMu guards offsets, the mmap offsets handed out (the device's
-	// drm_vma_offset_manager): an object is in it from its first MAP or
-	// MAP_DUMB until it is freed.
+	// offMu guards offsets, the objects' mmap offsets (the device's
+	// drm_vma_offset_manager): an object is in it from its creation until
+	// it is freed.
 	offMu   sync.Mutex
 	offsets map[uint64]*gemObject
 

@@ -107,8 +107,9 @@ func (o *gemObject) free() {
 // tryPut is put for code that must not wait for room in the control
 // queue (it runs on the clock's goroutine): if the last reference cannot
 // send its RESOURCE_UNREF at once, it is kept and tryPut reports false.
-// Only a holder of the last reference can see refs at 1, so nothing can
-// take a new one meanwhile.
+// The last reference is claimed (1 → 0) before the UNREF is queued, so
+// that an mmap looking the object up by its offset (tryGet) cannot take
+// a new one meanwhile; if the queue has no room it is given back.
 func (o *gemObject) tryPut() bool {
 	for {
 		n := o.refs.Load()
@@ -118,11 +119,14 @@ func (o *gemObject) tryPut() bool {
 			}
 			continue
 		}
+		if !o.refs.CompareAndSwap(1, 0) {
+			continue
+		}
 		queued, notify := o.drv.tryQueueAll([]queuedCmd{{req: o.unrefCmd()}}, nil)
 		if !queued {
+			o.refs.Store(1)
 			return false
 		}
-		o.refs.Store(0)
 		o.free()
 		if notify {
 			o.drv.gpu.tr.Notify(device.ControlQ)
@@ -344,6 +348,7 @@ func (f *File) newObject(t *Task, bytes uint64, blobMem uint32, fenced bool, cre
 	if fc != nil {
 		o.addFence(fc)
 	}
+	o.createMmapOffset() // as drm_gem_shmem_create does: MAP only reads it
 	if blobMem == 0 {
 		attach := cmdBuf(device.VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, words(o.resID, 1))
 		attach = append(attach, memEntry(backing, bytes)...)
@@ -418,7 +423,7 @@ func virtgpuMap(f *File, t *Task, data []byte) errno.Errno {
 		return errno.ENOENT
 	}
 	defer o.put()
-	le.PutUint64(data, o.createMmapOffset())
+	le.PutUint64(data, o.mmapOffset())
 	return 0
 }
 
@@ -427,14 +432,12 @@ func virtgpuMap(f *File, t *Task, data []byte) errno.Errno {
 // page-aligned.
 func (o *gemObject) mmapOffset() uint64 { return fakeOffsetBase + uint64(o.resID)<<32 }
 
-// createMmapOffset is drm_gem_create_mmap_offset: the object's offset,
-// which mmap finds from then on (Driver.Map). Asking again is harmless.
-func (o *gemObject) createMmapOffset() uint64 {
-	off := o.mmapOffset()
+// createMmapOffset is drm_gem_create_mmap_offset: mmap finds the object
+// at its offset from then on (Driver.Map), until it is freed.
+func (o *gemObject) createMmapOffset() {
 	o.drv.offMu.Lock()
-	o.drv.offsets[off] = o
+	o.drv.offsets[o.mmapOffset()] = o
 	o.drv.offMu.Unlock()
-	return off
 }
 
 // virtgpuWait is virtio_gpu_wait_ioctl: ENOENT for an unknown handle; with

@@ -389,7 +389,7 @@ func drmModeMapDumb(f *File, t *Task, data []byte) errno.Errno {
 		return errno.ENOENT
 	}
 	defer o.put()
-	le.PutUint64(data[8:], o.createMmapOffset())
+	le.PutUint64(data[8:], o.mmapOffset())
 	return 0
 }
 

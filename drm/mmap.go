@@ -30,8 +30,8 @@ const (
 // Map is mmap(2) of length bytes of a DRM fd at a fake offset, as
 // drm_gem_mmap does it: EBADF for an fd that is not open, ENODEV for one
 // that is not a DRM file, EINVAL for a length of 0; then EINVAL unless
-// the offset is exactly the start of an object's (MAP or MAP_DUMB handed
-// it out, and the object still lives) and the length's pages fit in the
+// the offset is exactly the start of a live object's (the one MAP or
+// MAP_DUMB reports) and the length's pages fit in the
 // object; EACCES if this file holds no handle to that object (another
 // file's, or one whose handle it closed). Linux 6.12 in the oracle:
 // testdata/oracle/mmap.linux.txt.
@@ -70,7 +70,7 @@ func (drv *Driver) Map(t *Task, fd int32, offset, length uint64) (*Mapping, errn
 
 func pages(n uint64) uint64 { return n/pageSize + min(n%pageSize, 1) }
 
-// Load copies the object's mapped bytes into dst (len(dst) == Len()).
+// Load copies the object's mapped bytes into dst (as many as both have).
 func (m *Mapping) Load(dst []byte) {
 	m.o.drv.gpu.mem.Read(m.o.backing, dst[:min(uint64(len(dst)), m.length, m.o.size)])
 }

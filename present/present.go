@@ -15,6 +15,8 @@ package present
 import (
 	"encoding/binary"
 	"image"
+	"runtime"
+	"slices"
 	"unsafe"
 
 	"fencelab/device"
@@ -182,13 +184,13 @@ func convert(dst *image.RGBA, s device.Scanout, r image.Rectangle) {
 // full-screen frame comes through here, in the browser too, where Go's
 // wasm does a byte at a time what a machine word could: the four byte
 // orders virtio-gpu's formats have each get a loop over two pixels a
-// 64-bit word (on little-endian machines: in wasm, a 1280x720 frame
-// takes 1.2 ms instead of 2.4; BenchmarkConvert), and the byte loop does
-// the rest.
+// 64-bit word where the machine allows it (wordLoops; in wasm a 1280x720
+// frame then takes 1.2 ms instead of 2.4, BenchmarkConvert), and the
+// byte loop does the rest.
 func swizzle(out, in []byte, ri, gi, bi int) {
 	ri, gi, bi = ri&3, gi&3, bi&3
 	done := 0
-	if n := min(len(out), len(in)) / 8; n > 0 && littleEndian {
+	if n := min(len(out), len(in)) / 8; n > 0 && wordLoops {
 		src := unsafe.Slice((*uint64)(unsafe.Pointer(&in[0])), n)
 		dst := unsafe.Slice((*uint64)(unsafe.Pointer(&out[0])), n)
 		const (
@@ -223,8 +225,11 @@ func swizzle(out, in []byte, ri, gi, bi int) {
 	}
 }
 
-// littleEndian: a uint64 loaded from memory has its first byte lowest.
-var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+// wordLoops: swizzle's word loops suit this machine. They need a uint64
+// loaded from memory to have its first byte lowest, and they load and
+// store at any byte address, which these architectures do in hardware.
+var wordLoops = binary.NativeEndian.Uint16([]byte{1, 0}) == 1 &&
+	slices.Contains([]string{"amd64", "arm64", "wasm", "386", "ppc64le"}, runtime.GOARCH)
 
 // black makes RGBA pixels opaque black.
 func black(pix []byte) {

@@ -277,6 +277,24 @@ func TestCursorChanges(t *testing.T) {
 	if got, want := p.Update(1), []image.Rectangle{image.Rect(0, 0, 2, 2)}; !slices.Equal(got, want) {
 		t.Errorf("hidden: %v; want %v", got, want)
 	}
+	// Partly off the top left: only what is on the output changes.
+	f.cursor.Resource, f.cursor.X, f.cursor.Y, f.cursor.HotX, f.cursor.HotY = 7, 0, 0, 1, 1
+	if got, want := p.Update(1), []image.Rectangle{image.Rect(0, 0, 1, 1)}; !slices.Equal(got, want) {
+		t.Errorf("at (-1,-1): %v; want %v", got, want)
+	}
+	// The output goes off: all of it changes (black), and a cursor on a
+	// dark output is not drawn, so it moving there changes nothing.
+	f.scanouts[1] = device.Scanout{}
+	if got, want := p.Update(1), []image.Rectangle{image.Rect(0, 0, 8, 8)}; !slices.Equal(got, want) {
+		t.Errorf("output off: %v; want %v", got, want)
+	}
+	f.cursor.X = 5
+	if got := p.Update(1); got != nil {
+		t.Errorf("cursor moved on a dark output: %v; want nothing", got)
+	}
+	if got := p.Frame(1).Pix[5*4 : 5*4+4]; [4]byte(got) != [4]byte{0, 0, 0, 255} {
+		t.Errorf("a dark output's frame at the cursor: %v; want black", got)
+	}
 }
 
 // swizzle's word loops give exactly what the byte loop gives, for every

@@ -93,9 +93,10 @@ func (s *Session) Add(name string, wasm []byte, args []string) error {
 	return nil
 }
 
-// OnFrame has fn called with each new frame of an output, as the guest
-// flushes it, and the rectangles that changed since the last one. The
-// image is valid until fn returns.
+// OnFrame has fn called with each new frame of an output (the guest
+// flushed to it, set or turned off its scanout, or moved the cursor on
+// it), and the rectangles that changed since the last one. The image is
+// valid until fn returns.
 func (s *Session) OnFrame(fn func(out int, img *image.RGBA, changed []image.Rectangle)) {
 	s.onFrame = fn
 }

@@ -431,10 +431,10 @@ func checkChrome(t *testing.T, data []byte) chromeTrace {
 // not as a ring of a context 0.
 func TestChromeGlobalTimeline(t *testing.T) {
 	f := Fence{Context: 2, Seqno: 1}
-	evs := []Event{
+	evs := []Event{ // as the driver and device report an unringed submit of context 1
 		{Time: 1000, Kind: FenceEmitted, Pid: 1, Fence: f, FenceID: 1},
-		{Time: 2000, Kind: JobStart, Worker: 1, FenceID: 1},
-		{Time: 3000, Kind: JobEnd, Worker: 1, FenceID: 1},
+		{Time: 2000, Kind: JobStart, Worker: 1, CtxID: 1, FenceID: 1},
+		{Time: 3000, Kind: JobEnd, Worker: 1, CtxID: 1, FenceID: 1},
 		{Time: 3000, Kind: FenceRetired, FenceID: 1},
 		{Time: 3000, Kind: FenceSignalled, Fence: f},
 	}

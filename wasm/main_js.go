@@ -44,7 +44,8 @@ type app struct {
 	r       *session.Runner
 	err     error // why the last reset failed
 	imgs    []*ebiten.Image
-	dirty   [][]image.Rectangle
+	changed bool            // an output's image changed since Draw last drew them
+	drewOn  image.Rectangle // the screen Draw last drew on
 	drawn   int // guest frames when the last Draw ran
 	draws   int // Draws while running
 	missed  int // of those, ones that did not show exactly one new guest frame
@@ -114,7 +115,7 @@ func (a *app) reset(query string, wasm []byte) {
 		return
 	}
 	a.imgs = make([]*ebiten.Image, s.Outputs())
-	a.dirty = make([][]image.Rectangle, s.Outputs())
+	a.changed = true
 	a.drawn, a.draws, a.missed = 0, 0, 0
 	s.OnFrame(func(out int, img *image.RGBA, changed []image.Rectangle) {
 		start := time.Now()
@@ -127,7 +128,7 @@ func (a *app) reset(query string, wasm []byte) {
 		for _, r := range changed {
 			a.imgs[out].SubImage(r).(*ebiten.Image).WritePixels(img.SubImage(r).(*image.RGBA).Pix)
 		}
-		a.dirty[out] = append(a.dirty[out], changed...)
+		a.changed = true
 	})
 	a.r = session.NewRunner(s)
 	a.r.Running = true
@@ -160,15 +161,21 @@ func (a *app) Draw(screen *ebiten.Image) {
 	defer a.mu.Unlock()
 	start := time.Now()
 	defer func() { a.drawMS += ms(time.Since(start)) }()
-	x := 0
-	for _, img := range a.imgs {
-		if img == nil {
-			continue
+	// The screen keeps what was drawn on it (SetScreenClearedEveryFrame
+	// is off): with nothing new, drawing nothing lets ebiten skip the
+	// frame, so a paused or idle machine costs the browser next to nothing.
+	if a.changed || screen.Bounds() != a.drewOn {
+		x := 0
+		for _, img := range a.imgs {
+			if img == nil {
+				continue
+			}
+			op := &ebiten.DrawImageOptions{}
+			op.GeoM.Translate(float64(x), 0)
+			screen.DrawImage(img, op)
+			x += img.Bounds().Dx()
 		}
-		op := &ebiten.DrawImageOptions{}
-		op.GeoM.Translate(float64(x), 0)
-		screen.DrawImage(img, op)
-		x += img.Bounds().Dx()
+		a.changed, a.drewOn = false, screen.Bounds()
 	}
 	if a.r == nil {
 		return

@@ -20,8 +20,9 @@ import (
 // The sources are, under src: the Go files other than tests (cmd/ aside:
 // the commands are not in the bundle), go.mod and go.sum and the built
 // guests in guests/bin/ (the bundle embeds them), which must be older
-// than the bundle's fencelab.wasm; and the files under web/, each of
-// which must be older than its copy in the bundle.
+// than the bundle's fencelab.wasm; and the page's files in web/ (its
+// .html, .js and .css), each of which must be older than its copy in the
+// bundle.
 type bundleWatch struct {
 	src, web string
 	rebuild  string
@@ -111,8 +112,8 @@ func (b *bundleWatch) staleSource(built os.FileInfo) (which string, changed, new
 		}
 		var target os.FileInfo // what the bundle made of this source
 		switch {
-		case strings.HasPrefix(rel, "web/") && strings.HasSuffix(name, ".go"):
-			return nil // web/'s Go files are its browser tests, not the page
+		case strings.HasPrefix(rel, "web/") && !pageFile(strings.TrimPrefix(rel, "web/")):
+			return nil // web/'s tests, the benchmarks' pages under web/ceiling/: not the page
 		case strings.HasPrefix(rel, "web/"):
 			target, _ = os.Stat(filepath.Join(b.web, filepath.FromSlash(strings.TrimPrefix(rel, "web/"))))
 		case strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go"),
@@ -136,6 +137,14 @@ func (b *bundleWatch) staleSource(built os.FileInfo) (which string, changed, new
 		return nil
 	})
 	return which, changed, newest
+}
+
+// pageFile reports whether rel, a path under web/, is one of the page's
+// files the bundle copies: as the Makefile's WEB_STATIC, the .html, .js
+// and .css files directly in web/.
+func pageFile(rel string) bool {
+	ext := filepath.Ext(rel)
+	return !strings.Contains(rel, "/") && (ext == ".html" || ext == ".js" || ext == ".css")
 }
 
 // poll checks every interval until ctx ends, and rebuilds when the

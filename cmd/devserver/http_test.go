@@ -260,9 +260,11 @@ func TestBundleStale(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	writeFile(t, filepath.Join(src, "go.mod"), "module fencelab\n", t0)
 	writeFile(t, filepath.Join(src, "wasm", "main_js.go"), "package main\n", t0)
-	writeFile(t, filepath.Join(src, "cmd", "devserver", "main.go"), "package main\n", t0.Add(time.Hour)) // not in the bundle
-	writeFile(t, filepath.Join(src, "wasm", "x_test.go"), "package main\n", t0.Add(time.Hour))           // nor tests
-	writeFile(t, filepath.Join(src, "web", "browser_test.go"), "package web\n", t0.Add(time.Hour))       // nor web/'s Go tests
+	writeFile(t, filepath.Join(src, "cmd", "devserver", "main.go"), "package main\n", t0.Add(time.Hour))   // not in the bundle
+	writeFile(t, filepath.Join(src, "wasm", "x_test.go"), "package main\n", t0.Add(time.Hour))             // nor tests
+	writeFile(t, filepath.Join(src, "web", "browser_test.go"), "package web\n", t0.Add(time.Hour))         // nor web/'s Go tests
+	writeFile(t, filepath.Join(src, "web", "ceiling", "webgl.html"), "<!doctype html>", t0.Add(time.Hour)) // nor pages the bundle does not copy
+	writeFile(t, filepath.Join(src, "web", "notes.txt"), "-", t0.Add(time.Hour))
 	web := filepath.Join(src, "out", "web")
 	writeFile(t, filepath.Join(web, "fencelab.wasm"), "\x00asm", t0.Add(time.Minute))
 	var logged []string

@@ -96,7 +96,8 @@ func (s *Session) Add(name string, wasm []byte, args []string) error {
 // OnFrame has fn called with each new frame of an output (the guest
 // flushed to it, set or turned off its scanout, or moved the cursor on
 // it), and the rectangles that changed since the last one. The image is
-// valid until fn returns.
+// the output's picture, which the session changes only just before
+// calling fn again for that output: until then it holds this frame.
 func (s *Session) OnFrame(fn func(out int, img *image.RGBA, changed []image.Rectangle)) {
 	s.onFrame = fn
 }

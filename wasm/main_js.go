@@ -20,7 +20,9 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"syscall/js"
@@ -42,21 +44,33 @@ import (
 type app struct {
 	mu      sync.Mutex
 	r       *session.Runner
-	err     error // why the last reset failed
-	imgs    []*ebiten.Image
-	changed bool            // an output's image changed since Draw last drew them
-	drewOn  image.Rectangle // the screen Draw last drew on
-	drawn   int // guest frames when the last Draw ran
-	draws   int // Draws while running
-	missed  int // of those, ones that did not show exactly one new guest frame
+	err     error           // why the last reset failed
+	outs    []output        // what each output shows
+	drewOn  image.Rectangle // the screen Draw last wrote to
+	rows    []byte          // scratch: a rectangle's rows back to back, for WritePixels
+	drawn   int             // guest frames when the last Draw ran
+	draws   int             // Draws while running
+	missed  int             // of those, ones that did not show exactly one new guest frame
 	events  *feed
 	stream  *stream.Client // the run's stream to the dev server, if one answers
 	flushed time.Time      // when the page last got events
 
 	// Where the time goes, for the benchmarks: the machine's run, the
-	// uploads of new pixels, and Draw, in wall milliseconds.
+	// writes of new pixels to the screen (part of Draw), and Draw, in
+	// wall milliseconds.
 	machineMS, uploadMS, drawMS float64
 }
+
+// output is one output as the page has it: its picture (the session's,
+// kept current by it) and the rectangles that changed since Draw last
+// wrote them to the screen.
+type output struct {
+	img   *image.RGBA
+	dirty []image.Rectangle
+}
+
+// maxDirty bounds an output's dirty list: past it, the whole output.
+const maxDirty = 32
 
 func main() {
 	a := &app{events: newFeed()}
@@ -114,21 +128,17 @@ func (a *app) reset(query string, wasm []byte) {
 		a.err = err
 		return
 	}
-	a.imgs = make([]*ebiten.Image, s.Outputs())
-	a.changed = true
+	a.outs = make([]output, s.Outputs())
+	a.drewOn = image.Rectangle{} // the new outputs are written whole
 	a.drawn, a.draws, a.missed = 0, 0, 0
 	s.OnFrame(func(out int, img *image.RGBA, changed []image.Rectangle) {
-		start := time.Now()
-		defer func() { a.uploadMS += ms(time.Since(start)) }()
-		if a.imgs[out] == nil || a.imgs[out].Bounds() != img.Bounds() {
-			a.imgs[out] = ebiten.NewImage(img.Rect.Dx(), img.Rect.Dy())
+		o := &a.outs[out]
+		if o.img == nil || o.img.Bounds() != img.Bounds() || len(o.dirty)+len(changed) > maxDirty {
 			changed = []image.Rectangle{img.Bounds()}
+			o.dirty = o.dirty[:0]
 		}
-		// Only what changed goes to the GPU.
-		for _, r := range changed {
-			a.imgs[out].SubImage(r).(*ebiten.Image).WritePixels(img.SubImage(r).(*image.RGBA).Pix)
-		}
-		a.changed = true
+		o.img = img
+		o.dirty = append(o.dirty, changed...)
 	})
 	a.r = session.NewRunner(s)
 	a.r.Running = true
@@ -161,22 +171,7 @@ func (a *app) Draw(screen *ebiten.Image) {
 	defer a.mu.Unlock()
 	start := time.Now()
 	defer func() { a.drawMS += ms(time.Since(start)) }()
-	// The screen keeps what was drawn on it (SetScreenClearedEveryFrame
-	// is off): with nothing new, drawing nothing lets ebiten skip the
-	// frame, so a paused or idle machine costs the browser next to nothing.
-	if a.changed || screen.Bounds() != a.drewOn {
-		x := 0
-		for _, img := range a.imgs {
-			if img == nil {
-				continue
-			}
-			op := &ebiten.DrawImageOptions{}
-			op.GeoM.Translate(float64(x), 0)
-			screen.DrawImage(img, op)
-			x += img.Bounds().Dx()
-		}
-		a.changed, a.drewOn = false, screen.Bounds()
-	}
+	a.write(screen)
 	if a.r == nil {
 		return
 	}
@@ -193,6 +188,66 @@ func (a *app) Draw(screen *ebiten.Image) {
 		}
 	}
 	a.drawn = frames
+}
+
+// write puts the outputs' changed pixels on the screen, side by side.
+// The screen keeps what was written to it (SetScreenClearedEveryFrame is
+// off), so only what changed is written, straight into the screen: no
+// image of its own per output and no draw of one into the screen, which
+// would cost SwiftShader a pass over every pixel each frame. With nothing
+// new, nothing is written and ebiten skips the frame, so a paused or
+// idle machine costs the browser next to nothing.
+func (a *app) write(screen *ebiten.Image) {
+	start := time.Now()
+	whole := screen.Bounds() != a.drewOn // a new screen has none of it
+	x := 0
+	for i := range a.outs {
+		o := &a.outs[i]
+		if o.img == nil {
+			continue
+		}
+		rects := o.dirty
+		if whole {
+			rects = []image.Rectangle{o.img.Bounds()}
+		}
+		for _, r := range rects {
+			if r = r.Intersect(o.img.Bounds()); !r.Empty() {
+				screen.SubImage(r.Add(image.Pt(x, 0))).(*ebiten.Image).WritePixels(a.pixels(o.img, r))
+			}
+		}
+		o.dirty = o.dirty[:0]
+		x += o.img.Bounds().Dx()
+	}
+	a.drewOn = screen.Bounds()
+	a.uploadMS += ms(time.Since(start))
+}
+
+// pixels returns rectangle r of img as WritePixels wants it, its rows
+// back to back: img's own bytes when they already are (whole rows),
+// else a copy.
+func (a *app) pixels(img *image.RGBA, r image.Rectangle) []byte {
+	n := 4 * r.Dx()
+	if n == img.Stride {
+		return img.Pix[img.PixOffset(r.Min.X, r.Min.Y):][:n*r.Dy()]
+	}
+	a.rows = slices.Grow(a.rows[:0], n*r.Dy())[:n*r.Dy()]
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(a.rows[(y-r.Min.Y)*n:], img.Pix[img.PixOffset(r.Min.X, y):][:n])
+	}
+	return a.rows
+}
+
+// DrawFinalScreen puts the screen on the canvas (ebiten.FinalScreenDrawer).
+// The outputs are opaque, so the screen is copied rather than blended as
+// ebiten's own final draw does, which spares SwiftShader a read of every
+// pixel a frame; a scale that is not whole (a page frame of another size
+// than the outputs) is filtered.
+func (a *app) DrawFinalScreen(screen ebiten.FinalScreen, off *ebiten.Image, geoM ebiten.GeoM) {
+	op := &ebiten.DrawImageOptions{GeoM: geoM, Blend: ebiten.BlendCopy}
+	if s := geoM.Element(0, 0); s != math.Trunc(s) {
+		op.Filter = ebiten.FilterLinear
+	}
+	screen.DrawImage(off, op)
 }
 
 // Layout is the outputs' size, side by side.

@@ -81,9 +81,11 @@ func triangleFPS(b *testing.B, config string) {
 		b.ReportMetric((z.Frames-a.Frames)/secs, "guest-frames/s")
 		b.ReportMetric(600*(z.Missed-a.Missed)/max(draws, 1), "missed/600")
 		b.ReportMetric(z.FPS, "ebiten-fps")
-		b.ReportMetric((z.MachineMS-a.MachineMS-(z.UploadMS-a.UploadMS))/max(draws, 1), "machine-ms/frame")
+		// Draw writes the new pixels to the screen (the upload) and does
+		// the rest; the machine runs in Update.
+		b.ReportMetric((z.MachineMS-a.MachineMS)/max(draws, 1), "machine-ms/frame")
 		b.ReportMetric((z.UploadMS-a.UploadMS)/max(draws, 1), "upload-ms/frame")
-		b.ReportMetric((z.DrawMS-a.DrawMS)/max(draws, 1), "draw-ms/frame")
+		b.ReportMetric((z.DrawMS-a.DrawMS-(z.UploadMS-a.UploadMS))/max(draws, 1), "draw-ms/frame")
 	}
 }
 

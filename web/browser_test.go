@@ -186,16 +186,29 @@ func headless(t testing.TB, query string, n int) (string, *image.RGBA) {
 
 const triangleLink = `guest=triangle&arg=0&seed=5&config=%7B%22displays%22%3A%5B%22320x240%22%5D%7D`
 
-// The page runs triangle, and the canvas shows, pixel for pixel, the
-// frame the headless image backend renders for the same link and the
-// same number of frames. The tolerance is 2 per channel (the page's
-// colour path could round); in practice it is exact.
+// dumbLink runs dumb, whose frames change only in the rectangles its
+// square moved through (FB_DAMAGE_CLIPS): the page must show those too.
+const dumbLink = `guest=dumb&arg=0&seed=5&config=%7B%22displays%22%3A%5B%22320x240%22%5D%7D`
+
+// The page runs triangle (whole new frames) and dumb (small damaged
+// rectangles), and the canvas shows, pixel for pixel, the frame the
+// headless image backend renders for the same link and the same number
+// of frames. The tolerance is 2 per channel (the page's colour path
+// could round); in practice it is exact.
 func TestCanvasMatchesHeadless(t *testing.T) {
+	for _, link := range []string{triangleLink, dumbLink} {
+		t.Run(strings.SplitN(strings.TrimPrefix(link, "guest="), "&", 2)[0], func(t *testing.T) {
+			canvasMatchesHeadless(t, link)
+		})
+	}
+}
+
+func canvasMatchesHeadless(t *testing.T, link string) {
 	ctx := page(t)
-	open(t, ctx, triangleLink)
+	open(t, ctx, link)
 	const frames = 12
 	hash := pauseAt(t, ctx, frames)
-	want, img := headless(t, triangleLink, frames)
+	want, img := headless(t, link, frames)
 	if hash != want {
 		t.Fatalf("the page's frame hash is %s; headless %s", hash, want)
 	}

@@ -95,6 +95,7 @@ func (a *app) reset(query string, wasm []byte) {
 		a.r.S.Close() // its guests may never end: stop them, or the tab keeps every machine
 	}
 	a.r, a.err = nil, nil
+	a.outs, a.drewOn = nil, image.Rectangle{} // even if the new run fails: the old one's pictures go
 	v, err := url.ParseQuery(query)
 	if err != nil {
 		a.err = fmt.Errorf("link: %w", err)
@@ -133,12 +134,17 @@ func (a *app) reset(query string, wasm []byte) {
 	a.drawn, a.draws, a.missed = 0, 0, 0
 	s.OnFrame(func(out int, img *image.RGBA, changed []image.Rectangle) {
 		o := &a.outs[out]
-		if o.img == nil || o.img.Bounds() != img.Bounds() || len(o.dirty)+len(changed) > maxDirty {
-			changed = []image.Rectangle{img.Bounds()}
-			o.dirty = o.dirty[:0]
+		if o.img == nil || o.img.Bounds() != img.Bounds() {
+			a.drewOn = image.Rectangle{} // the outputs move: the screen is written anew
+		}
+		switch {
+		case o.img == nil || o.img.Bounds() != img.Bounds() || len(o.dirty)+len(changed) > maxDirty:
+			o.dirty = append(o.dirty[:0], img.Bounds())
+		case len(o.dirty) == 1 && o.dirty[0] == img.Bounds(): // all of it already
+		default:
+			o.dirty = append(o.dirty, changed...)
 		}
 		o.img = img
-		o.dirty = append(o.dirty, changed...)
 	})
 	a.r = session.NewRunner(s)
 	a.r.Running = true
@@ -199,7 +205,11 @@ func (a *app) Draw(screen *ebiten.Image) {
 // idle machine costs the browser next to nothing.
 func (a *app) write(screen *ebiten.Image) {
 	start := time.Now()
-	whole := screen.Bounds() != a.drewOn // a new screen has none of it
+	// A new screen, or outputs that moved: write it all, from black.
+	whole := screen.Bounds() != a.drewOn
+	if whole {
+		screen.Clear()
+	}
 	x := 0
 	for i := range a.outs {
 		o := &a.outs[i]
@@ -210,9 +220,13 @@ func (a *app) write(screen *ebiten.Image) {
 		if whole {
 			rects = []image.Rectangle{o.img.Bounds()}
 		}
+		off := image.Pt(x, 0).Sub(o.img.Rect.Min)
 		for _, r := range rects {
-			if r = r.Intersect(o.img.Bounds()); !r.Empty() {
-				screen.SubImage(r.Add(image.Pt(x, 0))).(*ebiten.Image).WritePixels(a.pixels(o.img, r))
+			// Only what the screen holds: Layout comes before Update in
+			// ebiten's tick, so an output that grew or lit up this tick
+			// gets a screen of the new size only at the next.
+			if d := r.Intersect(o.img.Bounds()).Add(off).Intersect(screen.Bounds()); !d.Empty() {
+				screen.SubImage(d).(*ebiten.Image).WritePixels(a.pixels(o.img, d.Sub(off)))
 			}
 		}
 		o.dirty = o.dirty[:0]
@@ -261,20 +275,24 @@ func (a *app) size() (w, h int) {
 	if a.r == nil {
 		return 640, 480
 	}
-	for i := range a.r.S.Outputs() {
-		if f := a.r.S.Frame(i); f != nil {
-			w += f.Rect.Dx()
-			h = max(h, f.Rect.Dy())
+	for _, o := range a.outs {
+		if o.img != nil {
+			w += o.img.Rect.Dx()
+			h = max(h, o.img.Rect.Dy())
 		}
 	}
-	if w == 0 {
-		d := a.r.S.Spec.Options.Displays
-		if len(d) == 0 {
-			return 1024, 768
-		}
+	if w > 0 {
+		return w, h
+	}
+	// Nothing shown yet: the displays side by side, as they will be.
+	d := a.r.S.Spec.Options.Displays
+	if len(d) == 0 {
+		return 1024, 768
+	}
+	for _, size := range d {
 		var wi, hi int
-		fmt.Sscanf(d[0], "%dx%d", &wi, &hi)
-		return wi, hi
+		fmt.Sscanf(size, "%dx%d", &wi, &hi)
+		w, h = w+wi, max(h, hi)
 	}
 	return w, h
 }
@@ -361,10 +379,13 @@ func (a *app) export() {
 		return st
 	})
 	fn("hash", func([]js.Value) any {
-		if a.r == nil || a.r.S.Frame(0) == nil {
+		if a.r == nil {
 			return ""
 		}
-		return present.Hash(a.r.S.Frame(0))
+		if f := a.r.S.Frame(0); f != nil {
+			return present.Hash(f)
+		}
+		return ""
 	})
 	fn("ioctlName", func(args []js.Value) any {
 		if len(args) != 1 || args[0].Type() != js.TypeNumber {

@@ -94,9 +94,9 @@ func triangleFPS(b *testing.B, config string) {
 // frame rate the page cannot reach because its stack cannot is told
 // apart from one its own code loses.
 
-// BenchmarkCeilingEbiten: the smallest ebiten program that uploads and
-// draws a new 1280x720 image each frame (web/ceiling/main_js.go), frames
-// drawn a second over ten seconds.
+// BenchmarkCeilingEbiten: the smallest ebiten program that shows a new
+// 1280x720 frame each frame the way the page does (web/ceiling/main_js.go),
+// frames drawn a second over ten seconds.
 func BenchmarkCeilingEbiten(b *testing.B) {
 	ctx := page(b)
 	cmd := exec.Command(gotool.Path(), "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(bundleDir, "ceiling.wasm"), "./ceiling")

@@ -207,7 +207,19 @@ func canvasMatchesHeadless(t *testing.T, link string) {
 	ctx := page(t)
 	open(t, ctx, link)
 	const frames = 12
-	hash := pauseAt(t, ctx, frames)
+	pauseAt(t, ctx, frames-3)
+	// The last frames one at a time, each drawn before the next: the page
+	// writes only what changed since its last Draw (for dumb, the
+	// rectangles its square crossed).
+	for range 3 {
+		if err := chromedp.Do(ctx, chromedp.Sleep(200*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if !eval[bool](t, ctx, fl+".stepFrame()") {
+			t.Fatal("no frame")
+		}
+	}
+	hash := eval[string](t, ctx, fl+".hash()")
 	want, img := headless(t, link, frames)
 	if hash != want {
 		t.Fatalf("the page's frame hash is %s; headless %s", hash, want)
@@ -368,5 +380,48 @@ func TestScreenshot(t *testing.T) {
 	}
 	if err := os.WriteFile(out, shot, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A run whose guest lights only the second of two outputs shows it (the
+// page lays out what is lit, and must not write past the screen it has
+// before Layout catches up); a link that fails then (a smaller screen,
+// with nothing to show) leaves the page alive and able to run the next.
+func TestOutputsAndFailedRun(t *testing.T) {
+	ctx := page(t)
+	open(t, ctx, `guest=dumb&arg=0&arg=1&config=%7B%22displays%22%3A%5B%22320x240%22%2C%221024x768%22%5D%7D`)
+	err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](fl+`.state().frames > 5`, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Sleep(300*time.Millisecond))
+	if err != nil {
+		t.Fatalf("output 1 shows no frames: %v", err)
+	}
+	if w, h := eval[int](t, ctx, fl+".state().width"), eval[int](t, ctx, fl+".state().height"); w != 1024 || h != 768 {
+		t.Errorf("the page lays out %dx%d; want output 1's 1024x768", w, h)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#screen")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dumb's background, far from its square: output 1 is on the canvas.
+	if r, g, b, _ := got.At(1014, 758).RGBA(); r>>8 != 0x20 || g>>8 != 0x30 || b>>8 != 0x40 {
+		t.Errorf("canvas at (1014, 758): %d,%d,%d; want dumb's background 32,48,64", r>>8, g>>8, b>>8)
+	}
+
+	if e := eval[string](t, ctx, fl+`.reset("guest=nosuch") || ""`); !strings.Contains(e, "nosuch") {
+		t.Errorf("reset to an unknown guest: %q; want an error naming it", e)
+	}
+	if err := chromedp.Do(ctx, chromedp.Sleep(300*time.Millisecond)); err != nil { // a Draw or two
+		t.Fatal(err)
+	}
+	if e := eval[string](t, ctx, fl+`.reset("`+triangleLink+`") || ""`); e != "" {
+		t.Fatalf("the page after a failed run: %q", e)
+	}
+	err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](fl+`.state().frames > 5`, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Errorf("no frames after a failed run: %v", err)
 	}
 }

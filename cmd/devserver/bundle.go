@@ -141,10 +141,11 @@ func (b *bundleWatch) staleSource(built os.FileInfo) (which string, changed, new
 
 // pageFile reports whether rel, a path under web/, is one of the page's
 // files the bundle copies: as the Makefile's WEB_STATIC, the .html, .js
-// and .css files directly in web/.
+// and .css files directly in web/ (make's wildcard leaves out dotfiles,
+// such as an editor's lock files).
 func pageFile(rel string) bool {
 	ext := filepath.Ext(rel)
-	return !strings.Contains(rel, "/") && (ext == ".html" || ext == ".js" || ext == ".css")
+	return !strings.Contains(rel, "/") && !strings.HasPrefix(rel, ".") && (ext == ".html" || ext == ".js" || ext == ".css")
 }
 
 // poll checks every interval until ctx ends, and rebuilds when the

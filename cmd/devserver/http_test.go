@@ -265,6 +265,7 @@ func TestBundleStale(t *testing.T) {
 	writeFile(t, filepath.Join(src, "web", "browser_test.go"), "package web\n", t0.Add(time.Hour))         // nor web/'s Go tests
 	writeFile(t, filepath.Join(src, "web", "ceiling", "webgl.html"), "<!doctype html>", t0.Add(time.Hour)) // nor pages the bundle does not copy
 	writeFile(t, filepath.Join(src, "web", "notes.txt"), "-", t0.Add(time.Hour))
+	writeFile(t, filepath.Join(src, "web", ".#app.js"), "-", t0.Add(time.Hour)) // an editor's lock file
 	web := filepath.Join(src, "out", "web")
 	writeFile(t, filepath.Join(web, "fencelab.wasm"), "\x00asm", t0.Add(time.Minute))
 	var logged []string

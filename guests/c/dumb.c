@@ -11,7 +11,7 @@
  * the screen never shows half a frame. Each commit asks for a flip event
  * and the program waits for it, which paces it to the display.
  *
- * Usage: dumb [FRAMES]  (120; 0: for ever)
+ * Usage: dumb [FRAMES [OUTPUT]]  (120 frames, 0: for ever; on output 0)
  */
 #include <fencelab.h>
 #include <drm_fourcc.h>
@@ -40,13 +40,14 @@ static void fill(int x, int y, int w, int h, uint32_t xrgb)
 int main(int argc, char **argv)
 {
 	uint32_t frames = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 120;
+	int output = argc > 2 ? atoi(argv[2]) : 0;
 
 	int fd = fl_open("/dev/dri/card0", FL_O_RDWR | FL_O_CLOEXEC);
 	if (fd < 0)
 		die("open /dev/dri/card0");
 	struct fl_output out;
-	if (fl_output_find(fd, 0, &out))
-		die("no output");
+	if (fl_output_find(fd, output, &out))
+		die("no such output");
 	int w = out.mode.hdisplay, h = out.mode.vdisplay;
 	if (w < SIDE + 3 || h < SIDE + 2) {
 		printf("dumb: a %dx%d display is too small for the %d-pixel square to move\n", w, h, SIDE);

@@ -94,6 +94,9 @@ type Device struct {
 	hostmem   uint64
 	scanouts  []scanout
 	cursor    Cursor
+	// cursorImage is the cursor's picture, copied from its resource at
+	// UPDATE_CURSOR (CursorImage).
+	cursorImage Scanout
 	// changed has bit i when output i's picture changed other than by
 	// flushed damage (a scanout set or disabled, the cursor moved or
 	// changed) since the display last took its damage.

@@ -332,3 +332,51 @@ func TestDamagedOnlyForLitOutputs(t *testing.T) {
 		t.Errorf("output 1 after the reset: %+v; want off", s)
 	}
 }
+
+// The cursor's picture is taken from its resource at UPDATE_CURSOR, as
+// QEMU copies it: pixels transferred to the resource later show only at
+// the next UPDATE_CURSOR.
+func TestCursorImageIsTakenAtUpdate(t *testing.T) {
+	g := newGuest(t, Config{})
+	backing := g.create2D(5, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, 64, 64)
+	paint := func(v byte) {
+		g.mem.Write(backing, bytes.Repeat([]byte{v}, 64*64*4))
+		if got := g.respType(cmd(VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D).u32(0, 0, 64, 64).u64(0).u32(5, 0).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
+			t.Fatalf("TRANSFER_TO_HOST_2D = %s", respName(got))
+		}
+	}
+	update := func() {
+		r := cmd(VIRTIO_GPU_CMD_UPDATE_CURSOR).u32(0, 10, 20, 0, 5, 0, 0, 0).bytes()
+		if _, err := g.cursor.Add([]virtio.Buf{{Addr: g.put(r), Len: uint32(len(r))}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		g.cursor.Kick()
+		g.dev.Kick(CursorQ, 0)
+		if _, _, ok, err := g.cursor.PopUsed(); !ok || err != nil {
+			t.Fatalf("UPDATE_CURSOR not returned: %v", err)
+		}
+	}
+	pixel := func() byte {
+		img, ok := g.dev.CursorImage()
+		if !ok || img.Width != 64 || len(img.Pixels) != 64*64*4 {
+			t.Fatalf("CursorImage() = %v %dx%d, %d bytes", ok, img.Width, img.Height, len(img.Pixels))
+		}
+		return img.Pixels[0]
+	}
+	if _, ok := g.dev.CursorImage(); ok {
+		t.Error("a cursor image before any UPDATE_CURSOR")
+	}
+	paint(0x11)
+	update()
+	if p := pixel(); p != 0x11 {
+		t.Errorf("cursor pixel %#x; want 0x11", p)
+	}
+	paint(0x22)
+	if p := pixel(); p != 0x11 {
+		t.Errorf("cursor pixel %#x after a transfer alone; want still 0x11", p)
+	}
+	update()
+	if p := pixel(); p != 0x22 {
+		t.Errorf("cursor pixel %#x after the next UPDATE_CURSOR; want 0x22", p)
+	}
+}

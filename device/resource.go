@@ -308,6 +308,7 @@ func (d *Device) cursorUpdate(cmd uint32, b []byte) {
 		c.Resource, c.HotX, c.HotY = le.Uint32(b[16:]), le.Uint32(b[20:]), le.Uint32(b[24:])
 		c.Updates++
 		c.ImageVersion++
+		d.takeCursorImage(c.Resource)
 	case VIRTIO_GPU_CMD_MOVE_CURSOR:
 	default:
 		return
@@ -381,16 +382,30 @@ func (d *Device) markChanged(i uint32) {
 	}
 }
 
-// Image returns resource id's pixels (as a Scanout with Rect the whole
-// resource, for the cursor's image), false if there is none. Pixels
-// aliases the resource: valid until the next command.
-func (d *Device) Image(id uint32) (Scanout, bool) {
-	res := d.resources[id]
-	if res == nil {
+// CursorImage returns the cursor's picture (as a Scanout with Rect the
+// whole image), false while the cursor is hidden or its resource had no
+// pixels. As QEMU does, the picture is taken from the resource when
+// UPDATE_CURSOR names it: what the guest writes to the resource later
+// shows only at the next UPDATE_CURSOR. Pixels is the device's copy:
+// read it, do not keep it past the next command.
+func (d *Device) CursorImage() (Scanout, bool) {
+	img := d.cursorImage
+	if d.cursor.Resource == 0 || img.Pixels == nil {
 		return Scanout{}, false
 	}
-	return Scanout{Enabled: true, Resource: id, Format: res.format, Rect: Rect{Width: res.width, Height: res.height},
-		Width: res.width, Height: res.height, Pixels: res.data}, true
+	return img, true
+}
+
+// takeCursorImage copies resource id's pixels as the cursor's picture.
+func (d *Device) takeCursorImage(id uint32) {
+	res := d.resources[id]
+	if res == nil || res.blob {
+		d.cursorImage = Scanout{}
+		return
+	}
+	pix := append(d.cursorImage.Pixels[:0], res.data...)
+	d.cursorImage = Scanout{Enabled: true, Resource: id, Format: res.format, Rect: Rect{Width: res.width, Height: res.height},
+		Width: res.width, Height: res.height, Pixels: pix}
 }
 
 // Cursor returns the cursor state.

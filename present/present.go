@@ -27,7 +27,7 @@ type Source interface {
 	Scanout(i int) device.Scanout
 	TakeDamage(i int) []device.Rect
 	Cursor() device.Cursor
-	Image(id uint32) (device.Scanout, bool)
+	CursorImage() (device.Scanout, bool)
 }
 
 // Presenter keeps one layer per output of a device. It reads the device
@@ -101,7 +101,7 @@ func (p *Presenter) cursorOn(i int) (device.Scanout, image.Point, bool) {
 	if c.Resource == 0 || int(c.Scanout) != i || l.img == nil || !l.shown.Enabled {
 		return device.Scanout{}, image.Point{}, false
 	}
-	img, ok := p.dev.Image(c.Resource)
+	img, ok := p.dev.CursorImage()
 	return img, image.Pt(int(c.X)-int(c.HotX), int(c.Y)-int(c.HotY)), ok
 }
 

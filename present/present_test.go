@@ -26,9 +26,9 @@ func (f *fake) TakeDamage(i int) []device.Rect {
 	return d
 }
 func (f *fake) Cursor() device.Cursor { return f.cursor }
-func (f *fake) Image(id uint32) (device.Scanout, bool) {
-	s, ok := f.images[id]
-	return s, ok
+func (f *fake) CursorImage() (device.Scanout, bool) {
+	s, ok := f.images[f.cursor.Resource]
+	return s, ok && f.cursor.Resource != 0
 }
 
 // pixel writes r, g, b, a in format's byte order.

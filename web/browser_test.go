@@ -228,14 +228,7 @@ func canvasMatchesHeadless(t *testing.T, link string) {
 	if err := chromedp.Do(ctx, chromedp.Sleep(300*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#screen")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := png.Decode(bytes.NewReader(shot))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := photo(t, ctx)
 	if got.Bounds().Dx() != 320 || got.Bounds().Dy() != 240 {
 		t.Fatalf("the canvas is %v; want 320x240", got.Bounds())
 	}
@@ -254,6 +247,20 @@ func canvasMatchesHeadless(t *testing.T, link string) {
 	if bad > 0 {
 		t.Errorf("%d of %d pixels differ", bad, 320*240)
 	}
+}
+
+// photo is a picture of the page's frame element: the canvas as shown.
+func photo(t *testing.T, ctx context.Context) image.Image {
+	t.Helper()
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#screen")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
 
 func diff(a uint32, b byte) uint32 {
@@ -398,14 +405,7 @@ func TestOutputsAndFailedRun(t *testing.T) {
 	if w, h := eval[int](t, ctx, fl+".state().width"), eval[int](t, ctx, fl+".state().height"); w != 1024 || h != 768 {
 		t.Errorf("the page lays out %dx%d; want output 1's 1024x768", w, h)
 	}
-	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#screen")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := png.Decode(bytes.NewReader(shot))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := photo(t, ctx)
 	// dumb's background, far from its square: output 1 is on the canvas.
 	if r, g, b, _ := got.At(1014, 758).RGBA(); r>>8 != 0x20 || g>>8 != 0x30 || b>>8 != 0x40 {
 		t.Errorf("canvas at (1014, 758): %d,%d,%d; want dumb's background 32,48,64", r>>8, g>>8, b>>8)

@@ -169,6 +169,7 @@ func BenchmarkStreamBrowser(b *testing.B) {
 		_, n, took := streamed(b, ctx, server, "guest=conformance")
 		rate += float64(n) / took.Seconds()
 		b.ReportMetric(float64(n), "events")
+		closeTab(b, ctx)
 	}
 	b.ReportMetric(rate/float64(b.N), "events/s")
 }

@@ -12,18 +12,26 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the scenario examples' expected output")
 
-// runScenario runs the scenario guest on script (from its standard
-// input) until it exits or 10 s of virtual time pass.
-func runScenario(t testing.TB, wasm []byte, script []byte) (out string, code int, runErr error, p *Process) {
+// newScenario makes a machine with the scenario guest spawned on script
+// (its standard input), not yet run.
+func newScenario(t testing.TB, wasm []byte, script string) (*Machine, *Process) {
 	m, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err = m.SpawnWasm("scenario", wasm)
+	p, err := m.SpawnWasm("scenario", wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Stdin = script
+	p.Stdin = []byte(script)
+	return m, p
+}
+
+// runScenario runs the scenario guest on script (from its standard
+// input) until it exits or 10 s of virtual time pass.
+func runScenario(t testing.TB, wasm []byte, script []byte) (out string, code int, runErr error, p *Process) {
+	var m *Machine
+	m, p = newScenario(t, wasm, string(script))
 	runErr = m.Run(Boot + 10_000_000_000)
 	out, _ = p.Output()
 	code, _ = p.Exit()

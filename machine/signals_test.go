@@ -12,17 +12,9 @@ import (
 // signal timer due is a deadlock, reported at once, not an endless run of
 // interrupted and restarted waits.
 func TestSignalTimerAloneIsStuck(t *testing.T) {
-	m, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := m.SpawnWasm("scenario", scenarioWasm(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Stdin = []byte("syncobj a\nwait a for-submit\n")
+	m, p := newScenario(t, scenarioWasm(t), "syncobj a\nwait a for-submit\n")
 	p.sig.SetTimer(1_000_000) // as if the guest had called sigtimer(1000)
-	err = m.Run(forever)
+	err := m.Run(forever)
 	if !errors.Is(err, ErrDeadlock) || !strings.Contains(err.Error(), "scenario") {
 		t.Fatalf("Run = %v; want a deadlock naming the process", err)
 	}
@@ -36,15 +28,7 @@ func TestSignalTimerAloneIsStuck(t *testing.T) {
 // the wait in progress with EINTR, which the guest's drmIoctl restarts:
 // the wait still times out at its deadline.
 func TestSignalsInterruptWaits(t *testing.T) {
-	m, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := m.SpawnWasm("scenario", scenarioWasm(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Stdin = []byte("syncobj a\nsignal a@1\nwait a@2 for-submit timeout=10ms\nexpect ETIME\n")
+	m, p := newScenario(t, scenarioWasm(t), "syncobj a\nsignal a@1\nwait a@2 for-submit timeout=10ms\nexpect ETIME\n")
 	p.sig.SetTimer(1_000_000)
 	if err := m.Run(forever); err != nil {
 		t.Fatal(err)

@@ -73,16 +73,7 @@ func BenchmarkWriter(b *testing.B) {
 	n := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		w, err := NewWriter(io.Discard, goldenMeta)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, e := range evs {
-			if err := w.WriteEvent(e); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := w.Flush(); err != nil {
+		if err := WriteAll(io.Discard, goldenMeta, evs); err != nil {
 			b.Fatal(err)
 		}
 		n += len(evs)

@@ -521,6 +521,20 @@ func (r *Reader) Next() (Event, error) {
 	return e, nil
 }
 
+// WriteAll writes a whole timeline: m's header, then evs.
+func WriteAll(w io.Writer, m Meta, evs []Event) error {
+	tw, err := NewWriter(w, m)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if err := tw.WriteEvent(e); err != nil {
+			return err
+		}
+	}
+	return tw.Flush()
+}
+
 // ReadAll reads a whole timeline, failing if it holds more than max events
 // (max ≤ 0: no limit).
 func ReadAll(r io.Reader, max int) (Meta, []Event, error) {

@@ -19,16 +19,7 @@ const jsonlGoldenPath = "testdata/golden.jsonl"
 func encodeJSONL(t testing.TB, m Meta, evs []Event) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range evs {
-		if err := w.WriteEvent(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
+	if err := WriteAll(&buf, m, evs); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -82,13 +82,7 @@ func (s *server) serveReplay(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(res)
 		return
 	}
-	var b bytes.Buffer
-	if err := replayPage.Execute(&b, res); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	htmlHeaders(w)
-	w.Write(b.Bytes())
+	writeHTML(w, replayPage, res)
 }
 
 var replayPage = template.Must(template.New("replay").Parse(`<!doctype html>

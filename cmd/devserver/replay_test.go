@@ -66,16 +66,7 @@ func copyRun(t *testing.T, ts *testServer, id, to string, editMeta func(*timelin
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := timeline.NewWriter(f, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range evs {
-		if err := w.WriteEvent(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
+	if err := timeline.WriteAll(f, m, evs); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -222,12 +222,19 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 </body></html>
 `))
 
-// htmlHeaders marks a page of ours: nothing on it runs scripts.
-func htmlHeaders(w http.ResponseWriter) {
+// writeHTML writes page with data, marked as a page of ours: nothing on it
+// runs scripts.
+func writeHTML(w http.ResponseWriter, page *template.Template, data any) {
+	var b bytes.Buffer
+	if err := page.Execute(&b, data); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b.Bytes())
 }
 
 // serveRuns lists the runs.
@@ -250,13 +257,7 @@ func (s *server) serveRuns(w http.ResponseWriter, r *http.Request) {
 	if s.bundle != nil {
 		data.Stale = s.bundle.message()
 	}
-	var b bytes.Buffer
-	if err := runsPage.Execute(&b, data); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	htmlHeaders(w)
-	w.Write(b.Bytes())
+	writeHTML(w, runsPage, data)
 }
 
 // openRun opens run id's file and returns it with the size to read: for

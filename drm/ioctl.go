@@ -94,7 +94,7 @@ var coreIoctls = func() (t [coreIoctlCount]ioctlDesc) {
 		}))
 	add("DRM_IOCTL_SYNCOBJ_EVENTFD", DRM_IOCTL_SYNCOBJ_EVENTFD, DRM_RENDER_ALLOW,
 		structIoctl(func(f *File, t *Task, a *fence.DrmSyncobjEventfd) errno.Errno {
-			return f.syncobjs.EventfdFrom(t.FDs, a, t.Pid)
+			return f.syncobjs.Eventfd(t.FDs, a, t.Pid)
 		}))
 	return t
 }()

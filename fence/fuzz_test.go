@@ -99,7 +99,7 @@ func runFuzzBody(t *testing.T, data []byte) {
 			ev := newTestEventfd()
 			evs = append(evs, ev)
 			evfd := fz.fds.open(ev)
-			e = fz.tab.Eventfd(fz.fds, &DrmSyncobjEventfd{Handle: h, Point: point, Fd: evfd, Flags: flags & 5})
+			e = fz.tab.Eventfd(fz.fds, &DrmSyncobjEventfd{Handle: h, Point: point, Fd: evfd, Flags: flags & 5}, 0)
 			fz.fds.close(evfd)
 		case 14:
 			if f, ok := fz.fds.file(fd).(*SyncFile); ok {

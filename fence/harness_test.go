@@ -323,7 +323,7 @@ func (f *drmFile) fdToHandle(fd int32, flags, handle uint32) (uint32, errno.Errn
 }
 
 func (f *drmFile) eventfd(h uint32, point uint64, fd int32, flags uint32) errno.Errno {
-	return f.tab.Eventfd(f.fds, &DrmSyncobjEventfd{Handle: h, Point: point, Fd: fd, Flags: flags})
+	return f.tab.Eventfd(f.fds, &DrmSyncobjEventfd{Handle: h, Point: point, Fd: fd, Flags: flags}, 0)
 }
 
 // swTimeline opens sw_sync and returns the timeline and its fd.

@@ -695,7 +695,7 @@ func igttEventfdInvalidBadPad(t *testing.T) {
 	f := newDRMFile(t)
 	h := f.mustCreate(DRM_SYNCOBJ_CREATE_SIGNALED)
 	ev, evfd := igttEventfd(f)
-	e := f.tab.Eventfd(f.fds, &DrmSyncobjEventfd{Handle: h, Fd: evfd, Pad: 0xdeadbeef})
+	e := f.tab.Eventfd(f.fds, &DrmSyncobjEventfd{Handle: h, Fd: evfd, Pad: 0xdeadbeef}, 0)
 	check(t, "Eventfd(h, eventfd, pad 0xdeadbeef)", e, errno.EINVAL)
 	igttFired(t, "after the rejected registration", ev, 0)
 	f.destroy(h)

@@ -366,15 +366,10 @@ func (t *SyncobjTable) Transfer(ctx context.Context, a *DrmSyncobjTransfer) errn
 // and on every change of the syncobj's fence (see [Syncobj.ReplaceFence]):
 // once point is available it fires (WAIT_AVAILABLE) or waits for that
 // fence; it fires at most once, and is dropped silently if the syncobj is
-// freed first.
-func (t *SyncobjTable) Eventfd(ft FDTable, a *DrmSyncobjEventfd) errno.Errno {
-	return t.EventfdFrom(ft, a, 0)
-}
-
-// EventfdFrom is Eventfd with the registration tagged for traces:
-// TraceEventfd reports registrar (drm passes the registering process's
-// pid, whose fd a.Fd is).
-func (t *SyncobjTable) EventfdFrom(ft FDTable, a *DrmSyncobjEventfd, registrar int32) errno.Errno {
+// freed first. registrar tags the registration for traces (TraceEventfd
+// reports it): the driver passes the registering process's pid, whose fd
+// a.Fd is.
+func (t *SyncobjTable) Eventfd(ft FDTable, a *DrmSyncobjEventfd, registrar int32) errno.Errno {
 	if a.Flags&^DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE != 0 || a.Pad != 0 {
 		return errno.EINVAL
 	}

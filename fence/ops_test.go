@@ -905,13 +905,13 @@ var opsEventfdCases = []opsCase{
 		return e.f.eventfd(e.h[0], 0, e.fd, opsAvail|opsDeadline)
 	}, want: errno.EINVAL},
 	{name: "Eventfd(pad=1)", setup: opsThen(opsMk(0), opsOpenEventfd), call: func(e *opsEnv) errno.Errno {
-		return e.f.tab.Eventfd(e.f.fds, &DrmSyncobjEventfd{Handle: e.h[0], Fd: e.fd, Pad: 1})
+		return e.f.tab.Eventfd(e.f.fds, &DrmSyncobjEventfd{Handle: e.h[0], Fd: e.fd, Pad: 1}, 0)
 	}, want: errno.EINVAL},
 	{name: "Eventfd(flags=WAIT_ALL, unknown handle, fd not open)", call: func(e *opsEnv) errno.Errno {
 		return e.f.eventfd(99, 0, opsNoFD, opsAll)
 	}, want: errno.EINVAL},
 	{name: "Eventfd(pad=1, unknown handle, fd not open)", call: func(e *opsEnv) errno.Errno {
-		return e.f.tab.Eventfd(e.f.fds, &DrmSyncobjEventfd{Handle: 99, Fd: opsNoFD, Pad: 1})
+		return e.f.tab.Eventfd(e.f.fds, &DrmSyncobjEventfd{Handle: 99, Fd: opsNoFD, Pad: 1}, 0)
 	}, want: errno.EINVAL},
 	{name: "Eventfd(unknown handle)", setup: opsOpenEventfd, call: func(e *opsEnv) errno.Errno {
 		return e.f.eventfd(99, 0, e.fd, 0)

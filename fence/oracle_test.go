@@ -110,11 +110,11 @@ func TestOracleSyncobjErrno(t *testing.T) {
 	say("wait flags=AVAILABLE -> errno=%d", n(f.tab.Wait(nil, f.mem, &w)))
 
 	ev := DrmSyncobjEventfd{Handle: h, Fd: -1}
-	say("eventfd fd=-1 -> errno=%d", n(f.tab.Eventfd(f.fds, &ev)))
+	say("eventfd fd=-1 -> errno=%d", n(f.tab.Eventfd(f.fds, &ev, 0)))
 	ev.Fd = f.fds.open(nullFile{})
-	say("eventfd /dev/null(valid) -> errno=%d", n(f.tab.Eventfd(f.fds, &ev)))
+	say("eventfd /dev/null(valid) -> errno=%d", n(f.tab.Eventfd(f.fds, &ev, 0)))
 	ev.Handle, ev.Fd = bad, -1
-	say("eventfd unknown handle fd=-1 -> errno=%d", n(f.tab.Eventfd(f.fds, &ev)))
+	say("eventfd unknown handle fd=-1 -> errno=%d", n(f.tab.Eventfd(f.fds, &ev, 0)))
 
 	if got := out.String(); got != string(want) {
 		t.Errorf("fencelab's transcript differs from Linux 6.12's:\n--- fencelab\n%s--- linux\n%s", got, want)

@@ -50,7 +50,7 @@ const (
 	// TraceEventfd: an eventfd registered on (Syncobj, Point) with
 	// SYNCOBJ_EVENTFD was signalled: Eventfd, FD (the fd it was
 	// registered with), Registrar (whose fd that is:
-	// SyncobjTable.EventfdFrom), Syncobj, Handle, Point, Fence.
+	// SyncobjTable.Eventfd), Syncobj, Handle, Point, Fence.
 	TraceEventfd
 	// TraceFenceEmitted: an sw_sync point Fence was created.
 	TraceFenceEmitted

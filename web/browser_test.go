@@ -96,6 +96,14 @@ func page(t testing.TB) context.Context {
 			chromedp.Flag("no-sandbox", true),
 			chromedp.Flag("use-angle", "swiftshader"),
 			chromedp.Flag("enable-unsafe-swiftshader", true),
+			// WebGL on SwiftShader, but the page composited on the CPU,
+			// as a Chromium with no GPU does by itself (chrome://gpu:
+			// "Compositing: Software only"). use-angle=swiftshader
+			// alone moves the compositor onto SwiftShader too, which
+			// reads every frame back after rendering it: at 1280x720
+			// that cost the page a third of its frame rate
+			// (BENCHMARKS.md, "The browser's flags").
+			chromedp.Flag("disable-gpu-compositing", true),
 			chromedp.Flag("disable-background-networking", true),
 			chromedp.Flag("disable-component-update", true),
 			chromedp.Flag("disable-sync", true),

@@ -379,4 +379,16 @@ func TestCursorImageIsTakenAtUpdate(t *testing.T) {
 	if p := pixel(); p != 0x22 {
 		t.Errorf("cursor pixel %#x after the next UPDATE_CURSOR; want 0x22", p)
 	}
+	// Unreferencing the resource leaves the copy showing, as in QEMU,
+	// where a scanout showing it would go dark.
+	g.dev.TakeDamage(0)
+	if got := g.respType(cmd(VIRTIO_GPU_CMD_RESOURCE_UNREF).u32(5, 0).bytes()); got != VIRTIO_GPU_RESP_OK_NODATA {
+		t.Fatalf("RESOURCE_UNREF = %s", respName(got))
+	}
+	if p := pixel(); p != 0x22 {
+		t.Errorf("cursor pixel %#x after its resource went; want still 0x22", p)
+	}
+	if got := g.dev.Damaged(); got != 0 {
+		t.Errorf("Damaged() after unreferencing the cursor's resource = %b; want nothing changed", got)
+	}
 }

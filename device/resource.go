@@ -58,7 +58,7 @@ func (d *Device) resourceCreate2D(b []byte) []byte {
 }
 
 // resourceUnref is virtio_gpu_resource_unref: scanouts showing the
-// resource are disabled first.
+// resource are disabled first; the cursor is not.
 func (d *Device) resourceUnref(b []byte) []byte {
 	if len(b) < resourceUnrefSize {
 		return response(VIRTIO_GPU_RESP_ERR_UNSPEC)
@@ -72,11 +72,10 @@ func (d *Device) resourceUnref(b []byte) []byte {
 			d.disableScanout(i)
 		}
 	}
-	if d.cursor.Resource == res.id {
-		d.cursor.Resource = 0
-		d.cursor.ImageVersion++
-		d.markChanged(d.cursor.Scanout)
-	}
+	// The cursor keeps showing its copy of the picture, as QEMU's does:
+	// the copy was taken at UPDATE_CURSOR, and only the next one changes
+	// or hides it. (Linux turns the cursor plane off before it frees the
+	// buffer, so its guests never see the difference.)
 	d.hostmem -= uint64(len(res.data))
 	delete(d.resources, res.id)
 	return response(VIRTIO_GPU_RESP_OK_NODATA)

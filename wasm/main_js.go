@@ -186,7 +186,11 @@ func (a *app) Draw(screen *ebiten.Image) {
 		js.Global().Get("fencelab").Set("firstFrameAt", js.Global().Get("performance").Call("now"))
 	}
 	// A vblank is missed when a drawn frame shows no new guest frame, or
-	// more than one (one went by unseen), while the guest runs.
+	// more than one (one went by unseen), while the guest runs. Frames
+	// are counted over all outputs together, so the count means what it
+	// says for a guest flipping one output every vblank, as triangle
+	// does (BenchmarkTriangleFPS); with two outputs flipping, every draw
+	// would count.
 	if a.r.Running && !a.r.S.Done() && a.drawn > 0 {
 		a.draws++
 		if n := frames - a.drawn; n != 1 {

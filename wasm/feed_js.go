@@ -51,14 +51,16 @@ func (f *feed) Emit(e timeline.Event) {
 	f.buf = timeline.AppendEvent(f.buf, e)
 }
 
-// flush hands what is buffered to the page, if it listens.
+// flush hands what is buffered to the page, if it listens. Until it
+// does, the events wait (up to maxBatch, then counted as dropped): the
+// page sets its listener a moment after the machine starts, and a short
+// run may be over by then.
 func (f *feed) flush() {
 	if len(f.buf) == 0 && f.header == nil && f.dropped == 0 {
 		return
 	}
 	cb := js.Global().Get("fencelab").Get("onEvents")
 	if cb.Type() != js.TypeFunction {
-		f.buf, f.dropped = f.buf[:0], 0
 		return
 	}
 	if f.dropped > 0 { // said where the gap is, as timeline.Ring does

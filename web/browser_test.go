@@ -28,6 +28,7 @@ import (
 	"fencelab/internal/gotool"
 	"fencelab/present"
 	"fencelab/session"
+	"fencelab/timeline"
 )
 
 const chromium = "/usr/bin/chromium"
@@ -169,21 +170,25 @@ func pauseAt(t testing.TB, ctx context.Context, n int) string {
 	})()`, fl, n))
 }
 
+// newSession is the session a link's query starts, run natively; its
+// timeline goes to sink (nil for none).
+func newSession(t testing.TB, query string, sink timeline.Sink) *session.Session {
+	t.Helper()
+	spec, err := session.ParseQuery(mustQuery(t, query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := session.New(spec, nil, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // headless runs the same link natively: the hash and picture of frame n.
 func headless(t testing.TB, query string, n int) (string, *image.RGBA) {
 	t.Helper()
-	v, err := url.ParseQuery(query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := session.ParseQuery(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := session.New(spec, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, query, nil)
 	for i := range n {
 		if ok, err := s.StepFrame(1 << 62); !ok || err != nil {
 			t.Fatalf("headless frame %d: %v", i, err)
@@ -343,6 +348,26 @@ func TestControls(t *testing.T) {
 	}
 	if !eval[bool](t, ctx, fl+".state().running") {
 		t.Error("the new run is not running")
+	}
+}
+
+// The timeline panel gets a run whole, from its first event, even one
+// that is over before the page has set its listener: prodcons is done
+// within the first frame or two. The page's count is the headless run's.
+func TestPanelGetsWholeRun(t *testing.T) {
+	const link = `guest=prodcons&seed=3&config=%7B%22threading%22%3A%22per-ring%22%7D`
+	rec := &timeline.Recorder{}
+	if err := newSession(t, link, rec).Run(1 << 62); err != nil {
+		t.Fatal(err)
+	}
+	ctx := page(t)
+	open(t, ctx, link)
+	want := len(rec.Events)
+	err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`%s.state().done && window.timelinePanel.count === %d`, fl, want),
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("the panel has %v events of the run's %d (done: %v): %v", eval[float64](t, ctx, "window.timelinePanel.count"),
+			want, eval[bool](t, ctx, fl+".state().done"), err)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"fencelab/internal/gotool"
-	"fencelab/session"
 	"fencelab/timeline"
 )
 
@@ -109,17 +107,8 @@ func TestStreamsToDevServer(t *testing.T) {
 	}
 
 	// The same link headless, recorded in full.
-	v, _ := url.ParseQuery(link)
-	spec, err := session.ParseQuery(v)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &timeline.Recorder{}
-	s, err := session.New(spec, nil, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Run(1 << 62); err != nil {
+	if err := newSession(t, link, rec).Run(1 << 62); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.Events) != len(stored) {

@@ -41,6 +41,10 @@ func (f *feed) reset(spec session.Spec, notReplayable string) {
 	f.header = h
 }
 
+// discard forgets what is buffered and not yet handed to the page: a
+// run that is gone, or one that never started.
+func (f *feed) discard() { f.buf, f.dropped, f.header = f.buf[:0], 0, nil }
+
 // Emit implements timeline.Sink.
 func (f *feed) Emit(e timeline.Event) {
 	if len(f.buf) > maxBatch {

@@ -22,6 +22,7 @@ import (
 	"image"
 	"math"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +97,15 @@ func (a *app) reset(query string, wasm []byte) {
 	}
 	a.r, a.err = nil, nil
 	a.outs, a.drewOn = nil, image.Rectangle{} // even if the new run fails: the old one's pictures go
+	a.events.discard()                        // and its events not yet sent
+	if old := a.stream; old != nil {          // let it finish sending, in the background
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			old.Close(ctx)
+		}()
+		a.stream = nil
+	}
 	v, err := url.ParseQuery(query)
 	if err != nil {
 		a.err = fmt.Errorf("link: %w", err)
@@ -111,23 +121,28 @@ func (a *app) reset(query string, wasm []byte) {
 		notReplayable = "a module of the user's own, loaded into the page"
 	}
 	a.events.reset(spec, notReplayable)
-	if old := a.stream; old != nil { // let it finish sending, in the background
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			old.Close(ctx)
-		}()
-		a.stream = nil
-	}
+	// The run's stream to the dev server starts once the run has: a run
+	// refused (an unknown guest, a module that does not load) records
+	// nothing. Until then its first events wait in held.
 	var sink timeline.Sink = a.events
-	if u, err := stream.URLFromPage(js.Global().Get("location").Get("href").String()); err == nil {
-		a.stream = stream.New(u, a.events.meta, stream.Options{})
-		sink = timeline.Tee(a.events, a.stream)
+	var held *heldEvents
+	u, noServer := stream.URLFromPage(js.Global().Get("location").Get("href").String())
+	if noServer == nil {
+		held = &heldEvents{}
+		sink = timeline.Tee(a.events, held)
 	}
 	s, err := session.New(spec, wasm, sink)
 	if err != nil {
 		a.err = err
+		a.events.discard() // what the machine said before the guest failed to start
 		return
+	}
+	if held != nil {
+		a.stream = stream.New(u, a.events.meta, stream.Options{})
+		for _, e := range held.events {
+			a.stream.Emit(e)
+		}
+		held.events, held.to = nil, a.stream
 	}
 	a.outs = make([]output, s.Outputs())
 	a.drewOn = image.Rectangle{} // the new outputs are written whole
@@ -308,10 +323,20 @@ func (a *app) export() {
 		api = js.Global().Get("Object").New()
 		js.Global().Set("fencelab", api)
 	}
+	// A call from the page that goes wrong answers with an error (the
+	// console says where); it must not end the Go program, which would
+	// leave the page driving a machine that is gone.
 	fn := func(name string, f func(args []js.Value) any) {
-		api.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) any {
+		api.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) (res any) {
 			a.mu.Lock()
 			defer a.mu.Unlock()
+			defer func() {
+				if p := recover(); p != nil {
+					msg := fmt.Sprintf("fencelab.%s: %v", name, p)
+					js.Global().Get("console").Call("error", msg+"\n"+string(debug.Stack()))
+					res = msg
+				}
+			}()
 			return f(args)
 		}))
 	}
@@ -358,11 +383,13 @@ func (a *app) export() {
 		return errString(a.err)
 	})
 	fn("loadGuest", func(args []js.Value) any {
-		if len(args) != 3 || args[1].Type() != js.TypeObject || args[2].Type() != js.TypeString {
-			return "loadGuest takes a name, a Uint8Array and a link's query"
+		if len(args) != 3 || args[0].Type() != js.TypeString || args[2].Type() != js.TypeString {
+			return "loadGuest takes a name, the module's bytes and a link's query"
 		}
-		b := make([]byte, args[1].Get("length").Int())
-		js.CopyBytesToGo(b, args[1])
+		b, ok := bytesOf(args[1])
+		if !ok {
+			return "loadGuest: the module's bytes must be a Uint8Array or an ArrayBuffer"
+		}
 		v, _ := url.ParseQuery(args[2].String())
 		v.Set("guest", args[0].String())
 		a.reset(v.Encode(), b)
@@ -426,11 +453,27 @@ func (a *app) export() {
 		if a.r == nil {
 			return ""
 		}
+		// As fencelab run prints it: each process under its name when
+		// there are several, then how it ended.
 		var b strings.Builder
-		for _, p := range a.r.S.Procs {
+		procs := a.r.S.Procs
+		for _, p := range procs {
+			if len(procs) > 1 {
+				fmt.Fprintf(&b, "== %s\n", p.Name)
+			}
 			out, errOut := p.Output()
 			b.WriteString(out)
 			b.WriteString(errOut)
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
+				b.WriteByte('\n')
+			}
+			code, done := p.Exit()
+			switch {
+			case p.Err() != nil:
+				fmt.Fprintf(&b, "[%s: %v]\n", p.Name, p.Err())
+			case done:
+				fmt.Fprintf(&b, "[%s exited with status %d]\n", p.Name, code)
+			}
 		}
 		return b.String()
 	})
@@ -441,4 +484,48 @@ func errString(err error) any {
 		return nil
 	}
 	return err.Error()
+}
+
+// bytesOf copies a Uint8Array or an ArrayBuffer into Go. The page's
+// controls live in another frame, whose Uint8Array is not this frame's
+// (js.CopyBytesToGo would panic), so anything else that holds bytes is
+// first viewed through this frame's Uint8Array.
+func bytesOf(v js.Value) ([]byte, bool) {
+	if v.Type() != js.TypeObject {
+		return nil, false
+	}
+	u8 := js.Global().Get("Uint8Array")
+	if !v.InstanceOf(u8) {
+		buf := v
+		if b := v.Get("buffer"); b.Type() == js.TypeObject { // a view: its own window of the buffer
+			off, n := v.Get("byteOffset"), v.Get("byteLength")
+			if off.Type() != js.TypeNumber || n.Type() != js.TypeNumber {
+				return nil, false
+			}
+			buf = u8.New(b, off, n)
+		} else if v.Get("byteLength").Type() == js.TypeNumber { // an ArrayBuffer
+			buf = u8.New(v)
+		} else {
+			return nil, false
+		}
+		v = buf
+	}
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b, true
+}
+
+// heldEvents keeps a run's first events until the sink they are for
+// exists, then passes every event on to it.
+type heldEvents struct {
+	events []timeline.Event
+	to     timeline.Sink
+}
+
+func (h *heldEvents) Emit(e timeline.Event) {
+	if h.to != nil {
+		h.to.Emit(e)
+		return
+	}
+	h.events = append(h.events, e)
 }

@@ -27,9 +27,11 @@ function showQuery(q) {
   $("args").value = q.getAll("arg").join(" ");
   let cfg = {};
   try { cfg = JSON.parse(q.get("config") || "{}"); } catch (e) { /* the machine reports it */ }
+  if (!cfg || typeof cfg !== "object") cfg = {}; // so is a config of the wrong shape
   $("seed").value = q.get("seed") || "0";
-  $("displays").value = (cfg.displays || []).join(",");
-  $("threading").value = cfg.threading || "";
+  $("displays").value = Array.isArray(cfg.displays) ? cfg.displays.join(",") : String(cfg.displays || "");
+  // "one-worker" is the default, which the select calls "".
+  $("threading").value = cfg.threading === "one-worker" ? "" : cfg.threading || "";
   $("hostwaits").checked = !!cfg.host_waits;
   $("script").value = q.get("stdin") || "";
   $("scriptbox").hidden = q.get("guest") !== "scenario";
@@ -63,7 +65,11 @@ function setLink(q) {
   const url = location.pathname + "?" + q.toString();
   history.replaceState(null, "", url);
   $("permalink").href = url;
+  $("permalink").textContent = "link to this run";
 }
+
+// The speed the slider says.
+function speed() { return Math.pow(2, Number($("speed").value)); }
 
 function status(text) { $("status").textContent = text; }
 
@@ -87,6 +93,9 @@ window.addEventListener("message", (e) => {
     attach();
   } else if (m.type === "error") {
     status("could not start: " + m.message);
+  } else if (m.type === "exit") { // the Go program ended: nothing answers any more
+    fl = null;
+    status("the machine stopped (the browser's console says why); reload the page to start again");
   }
 });
 
@@ -129,6 +138,7 @@ $("apply").onclick = () => {
   if (fl) {
     const err = fl.reset(q.toString());
     if (err) status(err);
+    fl.setSpeed(speed()); // a new run starts at 1×; the slider says otherwise
     fitFrame();
   } else {
     bootFrame(q);
@@ -144,7 +154,7 @@ $("playpause").onclick = () => {
 $("step").onclick = () => fl && fl.step();
 $("stepframe").onclick = () => fl && fl.stepFrame();
 $("speed").oninput = () => {
-  const s = Math.pow(2, Number($("speed").value));
+  const s = speed();
   $("speedval").textContent = (s >= 1 ? s : "1/" + 1 / s) + "×";
   if (fl) fl.setSpeed(s);
 };
@@ -157,6 +167,9 @@ $("wasmfile").onchange = async () => {
   panel.reset(null);
   const err = fl.loadGuest(f.name.replace(/\.wasm$/, ""), bytes, q.toString());
   status(err ? err : "running " + f.name + " (a module of your own: the link cannot carry it)");
+  fl.setSpeed(speed());
+  $("permalink").removeAttribute("href");
+  $("permalink").textContent = "no link: a module of your own";
   fitFrame();
 };
 
@@ -166,11 +179,15 @@ setInterval(() => {
   const st = fl.state();
   fitFrame();
   $("playpause").textContent = st.running ? "Pause" : "Start";
-  const t = ((st.now - 1e9) / 1e9).toFixed(3);
-  let s = "t = " + t + " s · " + st.frames + " frames · " + (st.running ? "running" : "paused");
-  if (st.done) s += " · guests done";
-  if (st.error) s += " · " + st.error;
-  status(s);
+  if (st.now === undefined) { // no run: the link or the guest was refused
+    status("no run: " + (st.error || "none started"));
+  } else {
+    const t = ((st.now - 1e9) / 1e9).toFixed(3);
+    let s = "t = " + t + " s · " + st.frames + " frames · ";
+    if (st.error) s += "stopped: " + st.error;
+    else s += st.done ? "guests done" : st.running ? "running" : "paused";
+    status(s);
+  }
   // With the dev server behind the page, the run is being recorded.
   const rec = fl.stream();
   $("recording").hidden = !rec.run;

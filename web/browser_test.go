@@ -369,6 +369,17 @@ func TestPanelGetsWholeRun(t *testing.T) {
 		t.Fatalf("the panel has %v events of the run's %d (done: %v): %v", eval[float64](t, ctx, "window.timelinePanel.count"),
 			want, eval[bool](t, ctx, fl+".state().done"), err)
 	}
+	// The output gives each process under its name and how it ended, as
+	// fencelab run does; the status line says the guests are done.
+	out := eval[string](t, ctx, fl+".output()")
+	if strings.Count(out, "== prodcons\n") != 2 || strings.Count(out, "[prodcons exited with status 0]\n") != 2 {
+		t.Errorf("the page's output:\n%s", out)
+	}
+	err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent.endsWith("guests done")`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	if err != nil {
+		t.Errorf("status of a finished run: %q", eval[string](t, ctx, `document.getElementById("status").textContent`))
+	}
 }
 
 // A link reproduces a run: the page's own permalink, opened in a fresh
@@ -456,5 +467,103 @@ func TestOutputsAndFailedRun(t *testing.T) {
 	err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](fl+`.state().frames > 5`, chromedp.WithPollingTimeout(20*time.Second)))
 	if err != nil {
 		t.Errorf("no frames after a failed run: %v", err)
+	}
+}
+
+// A module of one's own, picked in the page's file input: it runs (the
+// controls' frame hands the machine's frame its bytes, across two
+// JavaScript realms), the link says it cannot carry it, and a file that
+// is no module is refused with an error, leaving the page alive.
+func TestOwnModule(t *testing.T) {
+	ctx := page(t)
+	open(t, ctx, triangleLink)
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "mine.wasm")
+	src, err := os.ReadFile("../guests/bin/dumb.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.wasm")
+	for f, b := range map[string][]byte{mine: src, garbage: []byte("not a module")} {
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upload := func(f string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS("#wasmfile"), []string{f})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upload(mine)
+	err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`(() => { const s = `+fl+`.state(); return s.link !== undefined && s.link.includes("guest=mine") && s.frames > 2; })()`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("the module of one's own does not run (status %q): %v", eval[string](t, ctx, `document.getElementById("status").textContent`), err)
+	}
+	if l := eval[string](t, ctx, `document.getElementById("permalink").textContent`); !strings.Contains(l, "no link") {
+		t.Errorf("the link control says %q for a module of one's own", l)
+	}
+
+	upload(garbage)
+	err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent.includes("magic")`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		t.Errorf("a file that is no module: status %q; want the loader's error", eval[string](t, ctx, `document.getElementById("status").textContent`))
+	}
+	// The machine still answers, and the API refuses what holds no bytes.
+	if e := eval[string](t, ctx, fl+`.loadGuest("x", 42, "")`); !strings.Contains(e, "Uint8Array") {
+		t.Errorf("loadGuest with a number: %q", e)
+	}
+	if e := eval[string](t, ctx, fl+`.reset("`+triangleLink+`") || ""`); e != "" {
+		t.Fatalf("the page after a refused module: %q", e)
+	}
+}
+
+// Runs the controls cannot start say why, with nothing of the run before
+// them: the status line has no time or frame count, and the timeline
+// panel has no events left over.
+func TestRefusedRun(t *testing.T) {
+	ctx := page(t)
+	open(t, ctx, triangleLink)
+	if err := chromedp.Do(ctx, chromedp.Sleep(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#displays"), "640x480x3"),
+		chromedp.Click(chromedp.CSS("#apply")),
+		chromedp.Sleep(600*time.Millisecond)) // the panel takes events every 100 ms
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := eval[string](t, ctx, `document.getElementById("status").textContent`)
+	if !strings.HasPrefix(st, "no run: ") || !strings.Contains(st, "640x480x3") {
+		t.Errorf("status after a refused run: %q", st)
+	}
+	if n := eval[int](t, ctx, "window.timelinePanel.count"); n != 0 {
+		t.Errorf("the panel holds %d events after a refused run; want none", n)
+	}
+
+	// A link whose config is JSON of the wrong shape is refused the same
+	// way, not left loading.
+	err = chromedp.Do(ctx, chromedp.Navigate(baseURL+`/index.html?guest=triangle&config=%7B%22displays%22%3A%22640x480%22%7D`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent.startsWith("no run: ")`, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Errorf("a config of the wrong shape: status %q", eval[string](t, ctx, `document.getElementById("status").textContent`))
+	}
+	if d := eval[string](t, ctx, `document.getElementById("displays").value`); d != "640x480" {
+		t.Errorf("the displays control shows %q for a config of the wrong shape", d)
+	}
+
+	// A new run starts at the slider's speed.
+	err = chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#displays"), "320x240"),
+		chromedp.SetValue(chromedp.CSS("#speed"), "2"),
+		chromedp.Click(chromedp.CSS("#apply")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := eval[float64](t, ctx, fl+".state().speed"); s != 4 {
+		t.Errorf("speed after Run with the slider at 4×: %v", s)
 	}
 }

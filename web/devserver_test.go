@@ -146,6 +146,23 @@ func TestStreamsToDevServer(t *testing.T) {
 	}
 }
 
+// A run the page refuses (here an unknown guest, found only once the
+// machine is up) opens no stream: the dev server records no run of it.
+func TestRefusedRunNotStreamed(t *testing.T) {
+	server := devServer(t)
+	ctx := page(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(server+"/index.html?guest=nosuch"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent.startsWith("no run: ")`,
+			chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil {
+		t.Fatalf("status for an unknown guest: %q", eval[string](t, ctx, `document.getElementById("status").textContent`))
+	}
+	if st := eval[string](t, ctx, fl+".stream().state"); st != "off" {
+		t.Errorf("the refused run's stream: %q; want off", st)
+	}
+}
+
 // BenchmarkStreamBrowser: events a second from the page in headless
 // Chromium to the dev server, with none lost: the conformance guest's
 // timeline (thousands of ioctls), run at once, then timed from the end of

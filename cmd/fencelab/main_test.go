@@ -65,6 +65,13 @@ func TestRunBuiltin(t *testing.T) {
 		strings.Count(out.String(), "== conformance\n") != 2 || !strings.Contains(out.String(), "223 passed, 0 failed\n") {
 		t.Errorf("conformance by name: status %d, stdout:\n%s\nstderr: %s", code, out.String(), errOut.String())
 	}
+	// triangle with 0 frames never exits; its progress lines (one each
+	// 60 frames) are written as they come, not held for an exit.
+	out.Reset()
+	run([]string{"run", "--until", "1500ms", "triangle", "--", "0"}, nil, &out, &errOut)
+	if !strings.Contains(out.String(), "t=0.983s frame 59 on screen at vblank 59, 0 missed\n") {
+		t.Errorf("triangle 0 for 1.5 s: stdout:\n%s", out.String())
+	}
 }
 
 func TestRunErrors(t *testing.T) {

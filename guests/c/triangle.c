@@ -153,6 +153,11 @@ int main(int argc, char **argv)
 	uint32_t frames = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 600;
 	uint64_t gpu_ns = argc > 2 ? strtoull(argv[2], NULL, 10) * 1000 : 0;
 
+	/* A line at a time: with 0 frames the program never exits, and its
+	 * progress lines must show while it runs, not at an exit that never
+	 * comes. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
 	int fd = fl_open("/dev/dri/card0", FL_O_RDWR | FL_O_CLOEXEC);
 	if (fd < 0)
 		die("open /dev/dri/card0");

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -51,17 +52,63 @@ func NewRuntime(ctx context.Context) (*Runtime, error) {
 // Close releases the runtime and every module in it.
 func (r *Runtime) Close(ctx context.Context) error { return r.rt.Close(ctx) }
 
-// Module is a compiled guest program.
-type Module struct{ c wazero.CompiledModule }
+// Module is a compiled guest program, its loops counted (Instrument).
+type Module struct {
+	c       wazero.CompiledModule
+	counted bool // it has loops, and so the loop budget's global
+}
 
 // Compile checks and compiles a WebAssembly binary.
 func (r *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
-	c, err := r.rt.CompileModule(ctx, wasm)
+	// No limit until the process's LoopBudget sets one before _start.
+	// The rewrite reads the module first, and refuses what would make
+	// the runtime itself misbehave (plausible).
+	counted, loops, err := Instrument(wasm, math.MaxInt64)
 	if err != nil {
 		return nil, fmt.Errorf("guest: %w", err)
 	}
-	return &Module{c}, nil
+	c, err := r.rt.CompileModule(ctx, counted)
+	if err != nil {
+		return nil, fmt.Errorf("guest: %w", err)
+	}
+	return &Module{c: c, counted: loops}, nil
 }
+
+// LoopBudget is how many loop iterations a process may run between two
+// blocks (see Instrument): the machine refills it each time the process
+// resumes.
+type LoopBudget struct {
+	N uint64 // 0: no limit
+	g api.MutableGlobal
+}
+
+// Refill gives the process its whole budget again.
+func (b *LoopBudget) Refill() {
+	if b.g != nil && b.N != 0 {
+		b.g.Set(b.N)
+	}
+}
+
+// syscallCost is what a system call takes from the loop budget: about
+// as long as that many iterations of a tight loop, so that a guest
+// spinning on calls that never block is stopped about as soon as one
+// spinning on nothing.
+const syscallCost = 4
+
+// charge takes a system call's cost from the budget (down to 0: the next
+// loop iteration stops the process).
+func (b *LoopBudget) charge() {
+	if b.g != nil && b.N != 0 {
+		v := b.g.Get()
+		b.g.Set(v - min(v, syscallCost))
+	}
+}
+
+// ranOut reports whether the process has used up its budget.
+func (b *LoopBudget) ranOut() bool { return b.g != nil && b.N != 0 && b.g.Get() == 0 }
+
+// ErrLoopBudget is why a process that ran its loop budget out stopped.
+var ErrLoopBudget = errors.New("stopped: it ran its whole loop budget without blocking (a busy loop waiting for virtual time, which stands still while a guest runs?)")
 
 // Clock is the virtual time a guest sees, in nanoseconds since boot, and
 // how it sleeps: Sleep returns once the clock has passed until.
@@ -92,6 +139,9 @@ type Process struct {
 	// Signals is the process's signal timer (the sigtimer call); nil:
 	// sigtimer is ENOSYS.
 	Signals Signals
+	// Budget limits the loop iterations it runs between blocks (nil or
+	// N 0: no limit).
+	Budget *LoopBudget
 }
 
 // Signals is what the runtime needs of a process's signals: the
@@ -124,12 +174,25 @@ func (r *Runtime) Run(ctx context.Context, m *Module, p *Process) (int, error) {
 	pr := &proc{Process: p}
 	defer pr.releaseMaps()
 	ctx = context.WithValue(ctx, procKey{}, pr)
-	mod, err := r.rt.InstantiateModule(ctx, m.c, cfg)
+	// Instantiated first, _start called second: the budget goes in
+	// between.
+	mod, err := r.rt.InstantiateModule(ctx, m.c, cfg.WithStartFunctions())
 	if mod != nil {
 		defer mod.Close(context.Background())
 	}
+	if err == nil {
+		if b := p.Budget; b != nil && m.counted {
+			b.g, _ = mod.ExportedGlobal(BudgetExport).(api.MutableGlobal)
+			b.Refill()
+		}
+		if start := mod.ExportedFunction("_start"); start != nil {
+			_, err = start.Call(ctx)
+		}
+	}
 	var exit *sys.ExitError
 	switch {
+	case err != nil && p.Budget != nil && p.Budget.ranOut():
+		return -1, fmt.Errorf("guest: %w (%d loop iterations, a system call costing %d)", ErrLoopBudget, p.Budget.N, syscallCost)
 	case errors.As(err, &exit):
 		return int(exit.ExitCode()), nil
 	case err != nil:

@@ -38,6 +38,9 @@ func instantiateLinux(ctx context.Context, rt wazero.Runtime) error {
 				if p.Signals != nil {
 					p.Signals.EnterCall()
 				}
+				if p.Budget != nil {
+					p.Budget.charge()
+				}
 				p.syncIn()
 				r = call(p, stack)
 				p.syncOut()

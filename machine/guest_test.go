@@ -1,6 +1,8 @@
 package machine
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +12,9 @@ import (
 	"time"
 
 	"fencelab/device"
+	"fencelab/guest"
 	"fencelab/internal/gotool"
+	"fencelab/timeline"
 )
 
 var (
@@ -135,6 +139,38 @@ func TestWasmGuestIsDeterministic(t *testing.T) {
 	}
 	if a == c {
 		t.Errorf("seeds 7 and 8 printed the same:\n%s", a)
+	}
+}
+
+// A guest that spins is stopped by its loop budget whatever the host's
+// speed (the watchdog is an hour here), at the same point every run, with
+// a message that says why; the machine goes on. This is what stops such
+// a guest in the browser, where the watchdog's timer cannot fire.
+func TestLoopBudgetStopsASpinningGuest(t *testing.T) {
+	run := func() (string, int64) {
+		rec := &timeline.Recorder{}
+		m, err := New(Config{Watchdog: time.Hour, LoopBudget: 200_000, Sink: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := m.SpawnWasm("spin", buildGuest(t, "./testdata/spin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var after bool
+		m.Spawn("after", func(*Process) int { after = true; return 0 })
+		if err := m.Run(forever); err != nil {
+			t.Fatal(err)
+		}
+		if code, done := p.Exit(); !done || code != -1 || !errors.Is(p.Err(), guest.ErrLoopBudget) || !after {
+			t.Fatalf("spin exited %d (done %v) with %v, the next process ran: %v; want the loop budget's error", code, done, p.Err(), after)
+		}
+		return fmt.Sprint(len(rec.Events)), m.Now()
+	}
+	events1, now1 := run()
+	events2, now2 := run()
+	if events1 != events2 || now1 != now2 {
+		t.Errorf("two runs stopped at %s events, %d ns and %s events, %d ns", events1, now1, events2, now2)
 	}
 }
 

@@ -56,6 +56,12 @@ type Config struct {
 	// stands still while a guest runs, so a guest that spins waiting for
 	// it would otherwise never end.
 	Watchdog time.Duration
+	// LoopBudget is how many loop iterations a WebAssembly guest may run
+	// without blocking before it is stopped (guest.Instrument); 0 means
+	// DefaultLoopBudget. Unlike the watchdog it stops the guest at the
+	// same point every run, and in the browser too, where no timer can
+	// interrupt a guest that spins.
+	LoopBudget uint64
 	// HostWaits hands EXECBUFFER in-fences that are fences of other rings
 	// of the device to the device to wait for, instead of waiting in the
 	// guest kernel (drm.Driver.SetHostWaits; off as in Linux 6.12).
@@ -89,11 +95,13 @@ type Machine struct {
 	procs    []*Process
 	seed     uint64
 	watchdog time.Duration
-	reaper   *actor         // closes what waits in channels when every process is done
-	rt       *guest.Runtime // made when the first WebAssembly guest is spawned
-	onDamage func(mask uint32)
-	sink     timeline.Sink // nil: no timeline
-	closed   bool          // Close was called: calls keep their done contexts
+	// loopBudget is Config.LoopBudget.
+	loopBudget uint64
+	reaper     *actor         // closes what waits in channels when every process is done
+	rt         *guest.Runtime // made when the first WebAssembly guest is spawned
+	onDamage   func(mask uint32)
+	sink       timeline.Sink // nil: no timeline
+	closed     bool          // Close was called: calls keep their done contexts
 }
 
 // OnDamage has fn called between the machine's steps whenever outputs
@@ -139,7 +147,11 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Watchdog == 0 {
 		cfg.Watchdog = 5 * time.Second
 	}
-	m := &Machine{clock: fence.NewManualClock(Boot), mem: virtio.NewMemory(cfg.GuestMemory), seed: cfg.Seed, watchdog: cfg.Watchdog}
+	if cfg.LoopBudget == 0 {
+		cfg.LoopBudget = DefaultLoopBudget
+	}
+	m := &Machine{clock: fence.NewManualClock(Boot), mem: virtio.NewMemory(cfg.GuestMemory), seed: cfg.Seed,
+		watchdog: cfg.Watchdog, loopBudget: cfg.LoopBudget}
 	m.d = fence.NewDomain(m.clock)
 	m.s = newSched(m.clock)
 	m.drv = drm.NewDriver(m.d)
@@ -258,11 +270,13 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 	// The watchdog: the guest's context ends (and wazero stops it) when
 	// it has held the processor for the whole budget.
 	runCtx, stop := context.WithCancelCause(ctx)
+	budget := &guest.LoopBudget{N: m.loopBudget}
 	p.a = m.s.start(name, task, func() {
 		defer stop(nil)
 		m.emit(timeline.Event{Kind: timeline.ProcessStart, Pid: pid})
 		gp := &guest.Process{Drv: m.drv, Task: task, Clock: machineClock{m}, Seed: seed, Sink: m.sink, Signals: p.sig,
-			Args: append([]string{name}, args...), Stdin: bytes.NewReader(p.Stdin), Stdout: &p.stdout, Stderr: &p.stderr}
+			Args: append([]string{name}, args...), Stdin: bytes.NewReader(p.Stdin), Stdout: &p.stdout, Stderr: &p.stderr,
+			Budget: budget}
 		p.code, p.err = m.rt.Run(runCtx, mod, gp)
 		if cause := context.Cause(runCtx); errors.Is(cause, errWatchdog) || errors.Is(cause, errClosed) {
 			p.code, p.err = -1, fmt.Errorf("machine: %s: %w", name, cause)
@@ -271,6 +285,7 @@ func (m *Machine) SpawnWasm(name string, wasm []byte, args ...string) (*Process,
 	})
 	p.stop = stop
 	p.a.watchdog = func() { stop(errWatchdog) }
+	p.a.refill = budget.Refill
 	return p, nil
 }
 
@@ -340,6 +355,12 @@ func (m *Machine) allExited() bool {
 }
 
 // errWatchdog is why a guest that never blocked was stopped.
+// DefaultLoopBudget is the loop iterations a guest may run between two
+// blocks unless Config.LoopBudget says otherwise: about a second of a
+// tight loop in the browser's interpreter (BENCHMARKS.md), and far more
+// than any of fencelab's guests runs between two system calls that wait.
+const DefaultLoopBudget = 10_000_000
+
 var errWatchdog = errors.New("stopped by the watchdog: it ran without blocking for the whole budget (a busy loop waiting for virtual time, which stands still while a guest runs?)")
 
 // machineClock is the clock a guest reads and sleeps on: the machine's

@@ -23,6 +23,7 @@ import (
 //	  "threading": "per-ring",
 //	  "host_waits": true,
 //	  "watchdog": "5s",
+//	  "loop_budget": 50000000,
 //	  "faults": [{"kind": "delay", "ctx": 1, "ring": 0, "delay": "20ms", "count": 3}]
 //	}
 type Options struct {
@@ -41,6 +42,9 @@ type Options struct {
 	// Watchdog is how long a guest may run without blocking, in host
 	// time, as a Go duration ("5s"); empty means 5 s.
 	Watchdog string `json:"watchdog,omitempty"`
+	// LoopBudget is how many loop iterations a guest may run without
+	// blocking (Config.LoopBudget); 0 means the default.
+	LoopBudget uint64 `json:"loop_budget,omitempty"`
 	// Faults are injected into the device's jobs.
 	Faults []FaultOption `json:"faults,omitempty"`
 }
@@ -115,6 +119,10 @@ func (o Options) Config() (Config, error) {
 		}
 		cfg.Watchdog = d
 	}
+	if o.LoopBudget > 1<<40 {
+		return Config{}, fmt.Errorf("loop_budget: %d; at most 2^40", o.LoopBudget)
+	}
+	cfg.LoopBudget = o.LoopBudget
 	if len(o.Faults) > 64 {
 		return Config{}, fmt.Errorf("faults: %d; at most 64", len(o.Faults))
 	}

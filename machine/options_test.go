@@ -16,6 +16,7 @@ func TestOptions(t *testing.T) {
 	  "threading": "per-ring",
 	  "host_waits": true,
 	  "watchdog": "2s",
+	  "loop_budget": 50000000,
 	  "faults": [{"kind": "delay", "ctx": 1, "ring": 0, "delay": "20ms", "count": 3}, {"kind": "hang", "global": true}]
 	}`))
 	if err != nil {
@@ -31,7 +32,7 @@ func TestOptions(t *testing.T) {
 		Faults: []device.Fault{{Ctx: 1, Kind: device.FaultDelay, Delay: 20_000_000, Count: 3},
 			{Global: true, Kind: device.FaultHang}},
 	}}
-	if cfg.Seed != want.Seed || cfg.HostWaits != want.HostWaits || cfg.Watchdog != want.Watchdog ||
+	if cfg.Seed != want.Seed || cfg.HostWaits != want.HostWaits || cfg.Watchdog != want.Watchdog || cfg.LoopBudget != 50_000_000 ||
 		cfg.Device.Threading != want.Device.Threading || len(cfg.Device.Displays) != 2 ||
 		cfg.Device.Displays[0] != want.Device.Displays[0] || cfg.Device.Displays[1] != want.Device.Displays[1] ||
 		len(cfg.Device.Faults) != 2 || cfg.Device.Faults[0] != want.Device.Faults[0] || cfg.Device.Faults[1] != want.Device.Faults[1] {
@@ -56,6 +57,8 @@ func TestOptionsErrors(t *testing.T) {
 		{`{"threading": "two"}`, `threading: "two"`},
 		{`{"watchdog": "soon"}`, `watchdog: "soon"`},
 		{`{"watchdog": "-1s"}`, `watchdog: "-1s"`},
+		{`{"loop_budget": 1099511627777}`, "loop_budget: 1099511627777; at most 2^40"},
+		{`{"loop_budget": -1}`, "cannot unmarshal"},
 		{`{"faults": [{"kind": "melt"}]}`, `faults[0]: kind "melt"`},
 		{`{"faults": [{"kind": "delay"}]}`, `faults[0]: delay ""`},
 		{`{"faults": [{"kind": "delay", "delay": "11s"}]}`, `faults[0]: delay "11s"`},

@@ -25,6 +25,7 @@ type actor struct {
 	task *drm.Task // its kernel task; nil for the machine's own
 
 	watchdog func()        // stops the actor when it runs too long (WebAssembly guests)
+	refill   func()        // gives it its loop budget again when it resumes (WebAssembly guests)
 	run      chan struct{} // the baton, handed to this actor
 	exited   bool
 	parked   *waiter // the waiter it sleeps on, while parked
@@ -174,6 +175,9 @@ func (w *waiter) Wait(ctx context.Context, deadline int64) {
 	s.mu.Lock()
 	w.kicked, w.owner = false, nil
 	s.mu.Unlock()
+	if a.refill != nil { // it blocked: it may loop as long again
+		a.refill()
+	}
 }
 
 // wakeAll makes every parked actor runnable (for Machine.Close).

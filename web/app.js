@@ -51,10 +51,10 @@ function queryFromControls() {
   if ($("threading").value) cfg.threading = $("threading").value;
   if ($("hostwaits").checked) cfg.host_waits = true;
   const old = currentQuery().get("config");
-  if (old) { // keep what the controls do not show (faults, watchdog)
+  if (old) { // keep what the controls do not show (faults, watchdog, loop budget)
     try {
       const o = JSON.parse(old);
-      for (const k of ["faults", "watchdog"]) if (o[k] !== undefined) cfg[k] = o[k];
+      for (const k of ["faults", "watchdog", "loop_budget"]) if (o[k] !== undefined) cfg[k] = o[k];
     } catch (e) { /* replaced */ }
   }
   if (Object.keys(cfg).length) q.set("config", JSON.stringify(cfg));

@@ -506,7 +506,7 @@ func TestOwnModule(t *testing.T) {
 	}
 
 	upload(garbage)
-	err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent.includes("magic")`,
+	err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("status").textContent.includes("not a WebAssembly")`,
 		chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil {
 		t.Errorf("a file that is no module: status %q; want the loader's error", eval[string](t, ctx, `document.getElementById("status").textContent`))
@@ -565,5 +565,22 @@ func TestRefusedRun(t *testing.T) {
 	}
 	if s := eval[float64](t, ctx, fl+".state().speed"); s != 4 {
 		t.Errorf("speed after Run with the slider at 4×: %v", s)
+	}
+}
+
+// A guest that never blocks cannot hang the tab: no timer fires in the
+// browser while it spins, but its loop budget runs out and stops it, and
+// the page goes on answering (README's hostcall with a huge count; the
+// default budget would take a few seconds, a small one is set here).
+func TestSpinningGuestStops(t *testing.T) {
+	ctx := page(t)
+	open(t, ctx, `guest=hostcall&arg=2000000000&config=%7B%22loop_budget%22%3A100000%7D`)
+	err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](fl+`.output().includes("loop budget")`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("hostcall spinning: output %q: %v", eval[string](t, ctx, fl+".output()"), err)
+	}
+	if e := eval[string](t, ctx, fl+`.reset("`+triangleLink+`") || ""`); e != "" {
+		t.Fatalf("the page after a stopped guest: %q", e)
 	}
 }

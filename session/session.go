@@ -129,6 +129,16 @@ func (s *Session) damaged(mask uint32) {
 // (machine.Machine.Close): for a run dropped before its guests are done.
 func (s *Session) Close() { s.M.Close() }
 
+// ProcessNames names the session's processes by pid (pid i+1 is
+// Procs[i]), for a timeline's header.
+func (s *Session) ProcessNames() map[int32]string {
+	names := make(map[int32]string, len(s.Procs))
+	for i, p := range s.Procs {
+		names[int32(i+1)] = p.Name
+	}
+	return names
+}
+
 // Done reports whether every process has exited.
 func (s *Session) Done() bool {
 	for _, p := range s.Procs {

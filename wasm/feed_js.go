@@ -34,7 +34,18 @@ func (f *feed) reset(spec session.Spec, notReplayable string) {
 	}
 	f.meta = meta
 	f.buf, f.dropped = f.buf[:0], 0
-	h, err := timeline.AppendHeader(nil, meta)
+	f.setHeader()
+}
+
+// named gives the run's processes their names in the header (the panel
+// names their tracks with them); it comes before the first flush.
+func (f *feed) named(names map[int32]string) {
+	f.meta.Processes = names
+	f.setHeader()
+}
+
+func (f *feed) setHeader() {
+	h, err := timeline.AppendHeader(nil, f.meta)
 	if err != nil {
 		h = nil
 	}

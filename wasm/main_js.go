@@ -137,6 +137,7 @@ func (a *app) reset(query string, wasm []byte) {
 		a.events.discard() // what the machine said before the guest failed to start
 		return
 	}
+	a.events.named(s.ProcessNames())
 	if held != nil {
 		a.stream = stream.New(u, a.events.meta, stream.Options{})
 		for _, e := range held.events {

@@ -369,6 +369,11 @@ func TestPanelGetsWholeRun(t *testing.T) {
 		t.Fatalf("the panel has %v events of the run's %d (done: %v): %v", eval[float64](t, ctx, "window.timelinePanel.count"),
 			want, eval[bool](t, ctx, fl+".state().done"), err)
 	}
+	// The panel names the processes' tracks from the run's header.
+	tracks := eval[string](t, ctx, `[...window.timelinePanel.tracks.values()].map((t) => t.name).join(", ")`)
+	if !strings.Contains(tracks, "prodcons (pid 1)") || !strings.Contains(tracks, "prodcons (pid 2)") {
+		t.Errorf("the panel's tracks: %s", tracks)
+	}
 	// The output gives each process under its name and how it ended, as
 	// fencelab run does; the status line says the guests are done.
 	out := eval[string](t, ctx, fl+".output()")

@@ -61,10 +61,7 @@ func newTrace(path string, spec session.Spec, notReplayable string, maxEvents in
 // start names the session's processes in the header (pid i+1 is
 // s.Procs[i]) and writes what came before it, the machine's boot.
 func (t *traceOut) start(s *session.Session) {
-	t.meta.Processes = map[int32]string{}
-	for i, p := range s.Procs {
-		t.meta.Processes[int32(i+1)] = p.Name
-	}
+	t.meta.Processes = s.ProcessNames()
 	if t.ring != nil {
 		return
 	}

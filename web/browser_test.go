@@ -589,3 +589,38 @@ func TestSpinningGuestStops(t *testing.T) {
 		t.Fatalf("the page after a stopped guest: %q", e)
 	}
 }
+
+// The timeline panel's zoom stays on the run: wheeling far out stops at
+// twice the run's length (100 ms at least) and never shows time before
+// boot; wheeling far in stops at 1 ns a pixel, where the axis labels
+// still tell neighbouring ticks apart. Hovering an ioctl names it.
+func TestTimelineZoom(t *testing.T) {
+	ctx := page(t)
+	open(t, ctx, triangleLink)
+	if err := chromedp.Do(ctx, chromedp.Sleep(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	wheel := func(dy, n int) map[string]float64 {
+		return eval[map[string]float64](t, ctx, fmt.Sprintf(`(() => {
+			const c = document.getElementById("timeline"), r = c.getBoundingClientRect();
+			for (let i = 0; i < %d; i++)
+				c.dispatchEvent(new WheelEvent("wheel", {deltaY: %d, clientX: r.left + 400, clientY: r.top + 40, bubbles: true, cancelable: true}));
+			const p = window.timelinePanel, w = c.clientWidth - p.gutter;
+			return {t0: p.view.t0, span: p.view.nsPerPx * w, nsPerPx: p.view.nsPerPx, run: p.tMax - p.tMin};
+		})()`, n, dy))
+	}
+	out := wheel(500, 200)
+	if out["t0"] < 1e9 || out["span"] > max(2*out["run"], 100e6)*1.0001 {
+		t.Errorf("zoomed far out: %v", out)
+	}
+	in := wheel(-500, 400)
+	if in["nsPerPx"] != 1 {
+		t.Errorf("zoomed far in: %v ns a pixel; want 1", in["nsPerPx"])
+	}
+	if a, b := eval[string](t, ctx, `fmtTick(17863200, 200)`), eval[string](t, ctx, `fmtTick(17863400, 200)`); a == b {
+		t.Errorf("two ticks 200 ns apart both read %q", a)
+	}
+	if d := eval[string](t, ctx, `describe({t: 1e9, kind: "ioctl-enter", ioctl: 0xC00864BF})`); !strings.Contains(d, "ioctl = SYNCOBJ_CREATE (0xc00864bf)") {
+		t.Errorf("an ioctl described: %q", d)
+	}
+}

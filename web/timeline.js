@@ -294,7 +294,7 @@ class TimelinePanel {
     for (let t = BOOT + Math.ceil((win.t0 - BOOT) / step) * step; t <= win.t1; t += step) {
       const x = this.x(t, win);
       g.fillRect(x, this.axisH - 4, 1, 4);
-      g.fillText(fmtTime(t - BOOT), x + 2, 11);
+      g.fillText(fmtTick(t - BOOT, step), x + 2, 11);
     }
   }
 
@@ -372,6 +372,15 @@ class TimelinePanel {
     }
   }
 
+  // clampView keeps the view on the run: from 1 ns a pixel to twice
+  // the run's length across (100 ms at least), and not before boot.
+  clampView() {
+    const w = Math.max(1, this.canvas.clientWidth - this.gutter);
+    const run = isFinite(this.tMax) && isFinite(this.tMin) ? this.tMax - this.tMin : 0;
+    this.view.nsPerPx = Math.min(Math.max(this.view.nsPerPx, 1), Math.max(2 * run, 100e6) / w);
+    this.view.t0 = Math.max(this.view.t0, BOOT);
+  }
+
   // --- input ---
 
   installInput() {
@@ -382,8 +391,9 @@ class TimelinePanel {
       this.follow.checked = false;
       const t = win.t0 + (e.offsetX - this.gutter) * win.nsPerPx;
       const f = Math.exp(e.deltaY * 0.002);
-      this.view.nsPerPx = Math.min(Math.max(win.nsPerPx * f, 1), 1e10);
+      this.view.nsPerPx = win.nsPerPx * f;
       this.view.t0 = t - (e.offsetX - this.gutter) * this.view.nsPerPx;
+      this.clampView();
       this.invalidate();
     }, { passive: false });
     let drag = null;
@@ -397,6 +407,7 @@ class TimelinePanel {
     c.addEventListener("mousemove", (e) => {
       if (drag) {
         this.view.t0 = drag.t0 - (e.clientX - drag.x) * this.view.nsPerPx;
+        this.clampView();
         this.invalidate();
         this.tooltip.hidden = true;
         return;
@@ -454,8 +465,21 @@ function fmtTime(ns) {
   return ns + " ns";
 }
 
+// fmtTick is an axis label: a time to as many decimals as the ticks'
+// step needs to tell neighbours apart.
+function fmtTick(ns, step) {
+  const a = Math.max(Math.abs(ns), step); // 0 in the step's unit
+  const [unit, name] = a >= 1e9 ? [1e9, " s"] : a >= 1e6 ? [1e6, " ms"] : a >= 1e3 ? [1e3, " µs"] : [1, " ns"];
+  const decimals = Math.min(Math.max(Math.ceil(Math.log10(unit / step) - 1e-9), 0), 9);
+  return (ns / unit).toFixed(decimals) + name;
+}
+
 function describe(ev) {
-  return Object.entries(ev).map(([k, v]) => (k === "t" ? "t = " + fmtTime(v - BOOT) : k + " = " + v)).join("\n");
+  return Object.entries(ev).map(([k, v]) => {
+    if (k === "t") return "t = " + fmtTime(v - BOOT);
+    if (k === "ioctl") return "ioctl = " + ioctlName(v) + " (0x" + (v >>> 0).toString(16) + ")";
+    return k + " = " + v;
+  }).join("\n");
 }
 
 function label(ev) {

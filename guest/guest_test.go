@@ -14,19 +14,8 @@ import (
 	"fencelab/fence"
 )
 
-// uleb is unsigned LEB128.
-func uleb(v uint32) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
-}
+// uleb is unsigned LEB128 (instrument.go's encoder).
+func uleb(v uint32) []byte { return appendULEB(nil, uint64(v)) }
 
 func name(s string) []byte { return append(uleb(uint32(len(s))), s...) }
 
